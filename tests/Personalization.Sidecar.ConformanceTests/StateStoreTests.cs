@@ -1,0 +1,320 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Dapr.Client;
+using Grpc.Core;
+using Personalization.Sidecar.ConformanceTests.Infrastructure;
+
+namespace Personalization.Sidecar.ConformanceTests;
+
+public sealed class StateSidecarFixture : SidecarFixture
+{
+    public SidecarProcess Sidecar { get; private set; } = null!;
+
+    public DaprClient Client { get; private set; } = null!;
+
+    public string AppId { get; } = $"conf-state-{RunId}";
+
+    protected override async Task StartAsync()
+    {
+        Resources.WithRedisStateStore(Infra).WithPostgresStateStore(Infra);
+        Sidecar = Own(await SidecarProcess.StartAsync(new SidecarOptions(AppId, Resources.Path)));
+        Client = Sidecar.CreateClient();
+    }
+}
+
+/// <summary>State API semantics through Dapr.Client (gRPC) and raw HTTP, on state.redis and state.postgresql v2.</summary>
+[Collection(ConformanceCollection.Name)]
+public sealed class StateStoreTests(InfrastructureFixture infra, StateSidecarFixture fixture)
+    : IClassFixture<StateSidecarFixture>, IAsyncLifetime
+{
+    public sealed record Profile(string Name, int Visits);
+
+    private DaprClient Dapr => fixture.Client;
+
+    public Task InitializeAsync() => fixture.EnsureStartedAsync(infra);
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    private static string NewKey() => "key-" + Guid.NewGuid().ToString("N");
+
+    [Theory]
+    [InlineData(ResourcesFolder.RedisStore)]
+    [InlineData(ResourcesFolder.PostgresStore)]
+    public async Task SavedStateIsReadBackUpdatedAndDeleted(string store)
+    {
+        var key = NewKey();
+
+        await Dapr.SaveStateAsync(store, key, new Profile("ada", 1));
+        var (saved, etag) = await Dapr.GetStateAndETagAsync<Profile>(store, key);
+        Assert.Equal(new Profile("ada", 1), saved);
+        Assert.False(string.IsNullOrEmpty(etag));
+
+        await Dapr.SaveStateAsync(store, key, new Profile("ada", 2));
+        var (updated, newEtag) = await Dapr.GetStateAndETagAsync<Profile>(store, key);
+        Assert.Equal(new Profile("ada", 2), updated);
+        Assert.NotEqual(etag, newEtag);
+
+        await Dapr.DeleteStateAsync(store, key);
+        Assert.Null(await Dapr.GetStateAsync<Profile>(store, key));
+    }
+
+    [Theory]
+    [InlineData(ResourcesFolder.RedisStore)]
+    [InlineData(ResourcesFolder.PostgresStore)]
+    public async Task MissingKeyReadsAsNoValueAndNoEtag(string store)
+    {
+        var (value, etag) = await Dapr.GetStateAndETagAsync<Profile>(store, NewKey());
+
+        Assert.Null(value);
+        Assert.True(string.IsNullOrEmpty(etag));
+    }
+
+    [Theory]
+    [InlineData(ResourcesFolder.RedisStore, null)]
+    [InlineData(ResourcesFolder.RedisStore, ConcurrencyMode.FirstWrite)]
+    [InlineData(ResourcesFolder.PostgresStore, null)]
+    [InlineData(ResourcesFolder.PostgresStore, ConcurrencyMode.FirstWrite)]
+    [InlineData(ResourcesFolder.PostgresStore, ConcurrencyMode.LastWrite)]
+    public async Task TrySaveWithAStaleEtagReturnsFalseAndKeepsTheStoredValue(string store, ConcurrencyMode? concurrency)
+    {
+        var key = NewKey();
+        var options = concurrency is null ? null : new StateOptions { Concurrency = concurrency };
+        await Dapr.SaveStateAsync(store, key, new Profile("first", 1));
+        var (_, staleEtag) = await Dapr.GetStateAndETagAsync<Profile>(store, key);
+
+        Assert.True(await Dapr.TrySaveStateAsync(store, key, new Profile("second", 2), staleEtag, options));
+        Assert.False(await Dapr.TrySaveStateAsync(store, key, new Profile("third", 3), staleEtag, options));
+
+        Assert.Equal(new Profile("second", 2), await Dapr.GetStateAsync<Profile>(store, key));
+        Assert.False(await Dapr.TryDeleteStateAsync(store, key, staleEtag, options));
+        Assert.NotNull(await Dapr.GetStateAsync<Profile>(store, key));
+    }
+
+    /// <summary>Dapr's state.redis ignores the etag under last-write concurrency: the last write wins.</summary>
+    [Fact]
+    public async Task RedisLastWriteConcurrencyIgnoresAStaleEtagAndTheLastWriteWins()
+    {
+        var store = ResourcesFolder.RedisStore;
+        var key = NewKey();
+        var lastWrite = new StateOptions { Concurrency = ConcurrencyMode.LastWrite };
+        await Dapr.SaveStateAsync(store, key, new Profile("first", 1));
+        var (_, staleEtag) = await Dapr.GetStateAndETagAsync<Profile>(store, key);
+        await Dapr.SaveStateAsync(store, key, new Profile("second", 2));
+
+        Assert.True(await Dapr.TrySaveStateAsync(store, key, new Profile("third", 3), staleEtag, lastWrite));
+
+        Assert.Equal(new Profile("third", 3), await Dapr.GetStateAsync<Profile>(store, key));
+    }
+
+    [Theory]
+    [InlineData(ResourcesFolder.RedisStore)]
+    [InlineData(ResourcesFolder.PostgresStore)]
+    public async Task TrySaveWithTheCurrentEtagSucceedsAndChangesTheEtag(string store)
+    {
+        var key = NewKey();
+        await Dapr.SaveStateAsync(store, key, new Profile("first", 1));
+        var (_, etag) = await Dapr.GetStateAndETagAsync<Profile>(store, key);
+
+        Assert.True(await Dapr.TrySaveStateAsync(store, key, new Profile("second", 2), etag));
+
+        var (value, newEtag) = await Dapr.GetStateAndETagAsync<Profile>(store, key);
+        Assert.Equal(new Profile("second", 2), value);
+        Assert.NotEqual(etag, newEtag);
+        Assert.True(await Dapr.TryDeleteStateAsync(store, key, newEtag));
+        Assert.Null(await Dapr.GetStateAsync<Profile>(store, key));
+    }
+
+    [Theory]
+    [InlineData(ResourcesFolder.RedisStore)]
+    [InlineData(ResourcesFolder.PostgresStore)]
+    public async Task BulkGetReturnsEveryRequestedKeyWithValuesAndEtags(string store)
+    {
+        var keys = Enumerable.Range(0, 3).Select(_ => NewKey()).ToArray();
+        for (var i = 0; i < keys.Length; i++)
+        {
+            await Dapr.SaveStateAsync(store, keys[i], new Profile($"user{i}", i));
+        }
+
+        var missing = NewKey();
+        var items = await Dapr.GetBulkStateAsync(store, [.. keys, missing], parallelism: 2);
+
+        Assert.Equal(4, items.Count);
+        for (var i = 0; i < keys.Length; i++)
+        {
+            var item = Assert.Single(items, x => x.Key == keys[i]);
+            Assert.Equal(new Profile($"user{i}", i), JsonSerializer.Deserialize<Profile>(item.Value, JsonSerializerOptions.Web));
+            var (_, etag) = await Dapr.GetStateAndETagAsync<Profile>(store, keys[i]);
+            Assert.Equal(etag, item.ETag);
+        }
+
+        var absent = Assert.Single(items, x => x.Key == missing);
+        Assert.True(string.IsNullOrEmpty(absent.Value));
+    }
+
+    [Theory]
+    [InlineData(ResourcesFolder.RedisStore)]
+    [InlineData(ResourcesFolder.PostgresStore)]
+    public async Task TransactionAppliesEveryUpsertAndDelete(string store)
+    {
+        var (a, b, doomed) = (NewKey(), NewKey(), NewKey());
+        await Dapr.SaveStateAsync(store, doomed, new Profile("doomed", 0));
+
+        await Dapr.ExecuteStateTransactionAsync(store,
+        [
+            new StateTransactionRequest(a, JsonSerializer.SerializeToUtf8Bytes(new Profile("a", 1), JsonSerializerOptions.Web), StateOperationType.Upsert),
+            new StateTransactionRequest(b, JsonSerializer.SerializeToUtf8Bytes(new Profile("b", 2), JsonSerializerOptions.Web), StateOperationType.Upsert),
+            new StateTransactionRequest(doomed, null, StateOperationType.Delete),
+        ]);
+
+        Assert.Equal(new Profile("a", 1), await Dapr.GetStateAsync<Profile>(store, a));
+        Assert.Equal(new Profile("b", 2), await Dapr.GetStateAsync<Profile>(store, b));
+        Assert.Null(await Dapr.GetStateAsync<Profile>(store, doomed));
+    }
+
+    /// <summary>
+    /// PostgreSQL runs the whole transaction in one database transaction, so a stale etag rolls everything back.
+    /// (Dapr's state.redis cannot roll back inside MULTI/EXEC; it only rejects malformed etags before running anything:
+    /// see <see cref="RedisTransactionWithAMalformedEtagIsRejectedBeforeAnythingIsApplied"/>.)
+    /// </summary>
+    [Fact]
+    public async Task PostgresTransactionWithOneStaleEtagAppliesNoOperation()
+    {
+        var store = ResourcesFolder.PostgresStore;
+        var (fresh, guarded) = (NewKey(), NewKey());
+        await Dapr.SaveStateAsync(store, guarded, new Profile("guarded", 1));
+        var (_, staleEtag) = await Dapr.GetStateAndETagAsync<Profile>(store, guarded);
+        await Dapr.SaveStateAsync(store, guarded, new Profile("guarded", 2));
+
+        var call = () => Dapr.ExecuteStateTransactionAsync(store,
+        [
+            new StateTransactionRequest(fresh, JsonSerializer.SerializeToUtf8Bytes(new Profile("fresh", 1), JsonSerializerOptions.Web), StateOperationType.Upsert),
+            new StateTransactionRequest(guarded, JsonSerializer.SerializeToUtf8Bytes(new Profile("guarded", 3), JsonSerializerOptions.Web), StateOperationType.Upsert, staleEtag),
+        ]);
+        await Assert.ThrowsAnyAsync<global::Dapr.DaprException>(call);
+
+        Assert.Null(await Dapr.GetStateAsync<Profile>(store, fresh));
+        Assert.Equal(new Profile("guarded", 2), await Dapr.GetStateAsync<Profile>(store, guarded));
+    }
+
+    [Fact]
+    public async Task RedisTransactionWithAMalformedEtagIsRejectedBeforeAnythingIsApplied()
+    {
+        var store = ResourcesFolder.RedisStore;
+        var (fresh, guarded) = (NewKey(), NewKey());
+        await Dapr.SaveStateAsync(store, guarded, new Profile("guarded", 1));
+
+        var status = await DaprErrors.GrpcStatusOfAsync(() => Dapr.ExecuteStateTransactionAsync(store,
+        [
+            new StateTransactionRequest(fresh, JsonSerializer.SerializeToUtf8Bytes(new Profile("fresh", 1), JsonSerializerOptions.Web), StateOperationType.Upsert),
+            new StateTransactionRequest(guarded, JsonSerializer.SerializeToUtf8Bytes(new Profile("guarded", 3), JsonSerializerOptions.Web), StateOperationType.Upsert, "not-a-version"),
+        ]));
+
+        Assert.NotEqual(StatusCode.OK, status);
+        Assert.Null(await Dapr.GetStateAsync<Profile>(store, fresh));
+        Assert.Equal(new Profile("guarded", 1), await Dapr.GetStateAsync<Profile>(store, guarded));
+    }
+
+    [Theory]
+    [InlineData(ResourcesFolder.RedisStore)]
+    [InlineData(ResourcesFolder.PostgresStore)]
+    public async Task StateSavedWithTtlExpires(string store)
+    {
+        var key = NewKey();
+        var keeper = NewKey();
+
+        await Dapr.SaveStateAsync(store, key, new Profile("brief", 1), metadata: new Dictionary<string, string> { ["ttlInSeconds"] = "1" });
+        await Dapr.SaveStateAsync(store, keeper, new Profile("keeper", 1));
+
+        Assert.Equal(new Profile("brief", 1), await Dapr.GetStateAsync<Profile>(store, key));
+        await Eventually.IsTrueAsync(
+            async () => await Dapr.GetStateAsync<Profile>(store, key) is null,
+            $"key {key} in {store} to expire after its 1 s TTL",
+            TimeSpan.FromSeconds(6),
+            () => fixture.Sidecar.OutputTail());
+        Assert.Equal(new Profile("keeper", 1), await Dapr.GetStateAsync<Profile>(store, keeper));
+    }
+
+    [Theory]
+    [InlineData(ResourcesFolder.RedisStore)]
+    [InlineData(ResourcesFolder.PostgresStore)]
+    public async Task HttpStateApiSavesReadsWithAnEtagHeaderAndDeletesWithIfMatch(string store)
+    {
+        var http = fixture.Sidecar.Http;
+        var key = NewKey();
+
+        using (var save = await http.PostAsJsonAsync($"/v1.0/state/{store}", new[] { new { key, value = new { name = "http", visits = 7 } } }))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, save.StatusCode);
+        }
+
+        using var get = await http.GetAsync($"/v1.0/state/{store}/{key}");
+        Assert.Equal(HttpStatusCode.OK, get.StatusCode);
+        var body = JsonNode.Parse(await get.Content.ReadAsStringAsync())!;
+        Assert.Equal("http", (string?)body["name"]);
+        Assert.Equal(7, (int?)body["visits"]);
+        var etag = Assert.Single(get.Headers.GetValues("ETag"));
+
+        using (var staleDelete = new HttpRequestMessage(HttpMethod.Delete, $"/v1.0/state/{store}/{key}"))
+        {
+            staleDelete.Headers.TryAddWithoutValidation("If-Match", store == ResourcesFolder.RedisStore ? "999" : Guid.NewGuid().ToString());
+            using var response = await http.SendAsync(staleDelete);
+            Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
+        }
+
+        using (var delete = new HttpRequestMessage(HttpMethod.Delete, $"/v1.0/state/{store}/{key}"))
+        {
+            delete.Headers.TryAddWithoutValidation("If-Match", etag);
+            using var response = await http.SendAsync(delete);
+            Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        }
+
+        using var gone = await http.GetAsync($"/v1.0/state/{store}/{key}");
+        Assert.Equal(HttpStatusCode.NoContent, gone.StatusCode);
+    }
+
+    [Fact]
+    public async Task UnknownStateStoreIsAnInvalidArgumentOverGrpcAndErrStateStoreNotFoundOverHttp()
+    {
+        Assert.Equal(StatusCode.InvalidArgument,
+            await DaprErrors.GrpcStatusOfAsync(() => Dapr.GetStateAsync<Profile>("no-such-store", "k")));
+
+        using var response = await fixture.Sidecar.Http.GetAsync("/v1.0/state/no-such-store/k");
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var error = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        Assert.Equal("ERR_STATE_STORE_NOT_FOUND", (string?)error["errorCode"]);
+        Assert.Contains("no-such-store", (string?)error["message"], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task MalformedRedisEtagIsInvalidArgumentOverGrpcAndBadRequestOverHttp()
+    {
+        var store = ResourcesFolder.RedisStore;
+        var key = NewKey();
+        await Dapr.SaveStateAsync(store, key, new Profile("x", 1));
+
+        Assert.Equal(StatusCode.InvalidArgument,
+            await DaprErrors.GrpcStatusOfAsync(() => Dapr.TrySaveStateAsync(store, key, new Profile("y", 2), "not-a-number")));
+
+        using var content = new StringContent(
+            $$"""[{"key":"{{key}}","value":{"name":"y","visits":2},"etag":"not-a-number"}]""", Encoding.UTF8, "application/json");
+        using var response = await fixture.Sidecar.Http.PostAsync($"/v1.0/state/{store}", content);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(new Profile("x", 1), await Dapr.GetStateAsync<Profile>(store, key));
+    }
+
+    /// <summary>Dapr's state.postgresql v2 treats an etag that is not a uuid as a mismatch (ABORTED), not as invalid.</summary>
+    [Fact]
+    public async Task MalformedPostgresEtagIsAMismatchSoTrySaveReturnsFalse()
+    {
+        var store = ResourcesFolder.PostgresStore;
+        var key = NewKey();
+        await Dapr.SaveStateAsync(store, key, new Profile("x", 1));
+
+        Assert.False(await Dapr.TrySaveStateAsync(store, key, new Profile("y", 2), "not-a-uuid"));
+
+        Assert.Equal(new Profile("x", 1), await Dapr.GetStateAsync<Profile>(store, key));
+    }
+}
