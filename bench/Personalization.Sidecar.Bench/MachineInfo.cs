@@ -1,0 +1,40 @@
+using System.Runtime.InteropServices;
+
+namespace Personalization.Sidecar.Bench;
+
+public static class MachineInfo
+{
+    public static IReadOnlyList<(string Name, string Value)> Describe() =>
+    [
+        ("cores", Environment.ProcessorCount.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+        ("CPU", FirstValue("/proc/cpuinfo", "model name") ?? RuntimeInformation.ProcessArchitecture.ToString()),
+        ("memory", MemTotal()),
+        ("OS", OsName()),
+        (".NET", RuntimeInformation.FrameworkDescription),
+    ];
+
+    private static string MemTotal()
+    {
+        var kb = FirstValue("/proc/meminfo", "MemTotal")?.Split(' ', StringSplitOptions.RemoveEmptyEntries)[0];
+        return long.TryParse(kb, out var value) ? $"{value / 1024.0 / 1024.0:0.0} GiB" : "unknown";
+    }
+
+    private static string OsName()
+    {
+        var pretty = File.Exists("/etc/os-release")
+            ? File.ReadLines("/etc/os-release").FirstOrDefault(l => l.StartsWith("PRETTY_NAME=", StringComparison.Ordinal))?["PRETTY_NAME=".Length..].Trim('"')
+            : null;
+        return pretty is null ? RuntimeInformation.OSDescription : $"{pretty} ({RuntimeInformation.OSDescription})";
+    }
+
+    private static string? FirstValue(string file, string key)
+    {
+        if (!File.Exists(file))
+        {
+            return null;
+        }
+
+        var line = File.ReadLines(file).FirstOrDefault(l => l.StartsWith(key, StringComparison.Ordinal));
+        return line?[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim();
+    }
+}
