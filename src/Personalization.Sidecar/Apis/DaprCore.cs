@@ -1,0 +1,207 @@
+using System.Diagnostics;
+using Personalization.Sidecar.Components;
+using Personalization.Sidecar.Options;
+using Personalization.Sidecar.PubSub;
+using Personalization.Sidecar.State;
+
+namespace Personalization.Sidecar.Apis;
+
+/// <summary>One item of a save: the value bytes exactly as they are stored.</summary>
+public sealed record SaveItem(string Key, ReadOnlyMemory<byte> Value, string? ETag, StateConcurrency Concurrency, IReadOnlyDictionary<string, string> Metadata);
+
+public sealed record BulkGetItem(string Key, StateEntry? Entry, string? Error);
+
+public sealed record PublishEntry(string EntryId, ReadOnlyMemory<byte> Data, string? ContentType, IReadOnlyDictionary<string, string> Metadata);
+
+/// <summary>
+/// The building-block operations both APIs serve (gRPC and HTTP only translate): state with daprd's key prefixing and
+/// ETag error mapping, and publishing with daprd's CloudEvent wrapping. Throws <see cref="DaprError"/>.
+/// </summary>
+public sealed class DaprCore(SidecarOptions options, ComponentRegistry components)
+{
+    public const int MaxBodyBytes = 4 * 1024 * 1024; // daprd's default --max-body-size (4 MiB)
+
+    private StateStoreEntry Store(string name)
+    {
+        if (components.StateStores.Count == 0) throw DaprError.StateStoresNotConfigured();
+        return components.StateStores.TryGetValue(name ?? "", out var entry) ? entry : throw DaprError.StateStoreNotFound(name ?? "");
+    }
+
+    private static string Stored(StateStoreEntry store, string key)
+    {
+        try
+        {
+            return store.Keys.ToStored(key);
+        }
+        catch (ArgumentException e)
+        {
+            throw DaprError.Malformed(e.Message);
+        }
+    }
+
+    public async Task<StateEntry?> GetStateAsync(string storeName, string key, CancellationToken ct)
+    {
+        var store = Store(storeName);
+        var stored = Stored(store, key);
+        try
+        {
+            return await store.Store.GetAsync(stored, ct);
+        }
+        catch (Exception e) when (IsStoreFailure(e))
+        {
+            throw DaprError.StateGet(key, storeName, e.Message);
+        }
+    }
+
+    public async Task<IReadOnlyList<BulkGetItem>> GetBulkStateAsync(string storeName, IReadOnlyList<string> keys, CancellationToken ct)
+    {
+        var store = Store(storeName);
+        var stored = keys.Select(k => Stored(store, k)).ToList();
+        try
+        {
+            var entries = await store.Store.GetBulkAsync(stored, ct);
+            return keys.Select((k, i) => new BulkGetItem(k, entries[i], null)).ToList();
+        }
+        catch (Exception e) when (IsStoreFailure(e))
+        {
+            return keys.Select(k => new BulkGetItem(k, null, e.Message)).ToList();
+        }
+    }
+
+    public async Task SaveStateAsync(string storeName, IReadOnlyList<SaveItem> items, CancellationToken ct)
+    {
+        var store = Store(storeName);
+        var requests = items.Select(i => new StateSet(Stored(store, i.Key), i.Value, NullIfEmpty(i.ETag), i.Concurrency, i.Metadata)).ToList();
+        foreach (var request in requests)
+        {
+            await Run(() => store.Store.SetAsync(request, ct), "ERR_STATE_SAVE", e => DaprError.StateSave(storeName, e));
+        }
+    }
+
+    public async Task DeleteStateAsync(string storeName, IReadOnlyList<(string Key, string? ETag, StateConcurrency Concurrency, IReadOnlyDictionary<string, string> Metadata)> items, CancellationToken ct)
+    {
+        var store = Store(storeName);
+        var requests = items.Select(i => new StateDelete(Stored(store, i.Key), NullIfEmpty(i.ETag), i.Concurrency, i.Metadata)).ToList();
+        foreach (var request in requests)
+        {
+            await Run(() => store.Store.DeleteAsync(request, ct), "ERR_STATE_DELETE", e => DaprError.StateDelete(store.Keys.FromStored(request.Key), e));
+        }
+    }
+
+    /// <summary>Operations are <see cref="SaveItem"/> (upsert) or a delete tuple; all are applied atomically.</summary>
+    public async Task TransactAsync(string storeName, IReadOnlyList<object> operations, CancellationToken ct)
+    {
+        var store = Store(storeName);
+        var requests = operations.Select(op => op switch
+        {
+            SaveItem s => (object)new StateSet(Stored(store, s.Key), s.Value, NullIfEmpty(s.ETag), s.Concurrency, s.Metadata),
+            StateDelete d => d with { Key = Stored(store, d.Key), ETag = NullIfEmpty(d.ETag) },
+            _ => throw DaprError.Malformed("unknown transaction operation"),
+        }).ToList();
+        await Run(() => store.Store.TransactAsync(requests, ct), "ERR_STATE_TRANSACTION", DaprError.StateTransaction);
+    }
+
+    private static async Task Run(Func<Task> operation, string code, Func<string, DaprError> failure)
+    {
+        try
+        {
+            await operation();
+        }
+        catch (ETagMismatchException e)
+        {
+            throw DaprError.ETagMismatch(code, failure("possible etag mismatch. error from state store: " + e.Message).Message);
+        }
+        catch (ETagInvalidException e)
+        {
+            throw DaprError.ETagInvalid(code, failure(e.Message).Message);
+        }
+        catch (ArgumentException e)
+        {
+            throw DaprError.Malformed(e.Message);
+        }
+        catch (Exception e) when (IsStoreFailure(e))
+        {
+            throw failure(e.Message);
+        }
+    }
+
+    private static bool IsStoreFailure(Exception e) => e is StackExchange.Redis.RedisException or Npgsql.NpgsqlException
+        or InvalidOperationException or TimeoutException or System.Net.Sockets.SocketException;
+
+    private static string? NullIfEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
+
+    private IPubSub PubSub(string name, string topic)
+    {
+        if (string.IsNullOrEmpty(name)) throw DaprError.PubsubEmpty();
+        if (components.PubSubs.Count == 0) throw DaprError.PubsubNotConfigured();
+        if (!components.PubSubs.TryGetValue(name, out var pubsub)) throw DaprError.PubsubNotFound(name);
+        if (string.IsNullOrEmpty(topic)) throw DaprError.TopicEmpty(name);
+        return pubsub;
+    }
+
+    /// <summary>Publishes one event: wrapped in a CloudEvent unless metadata rawPayload=true; returns once the broker has it.</summary>
+    public async Task PublishAsync(string pubsubName, string topic, ReadOnlyMemory<byte> data, string? contentType, IReadOnlyDictionary<string, string> metadata, CancellationToken ct)
+    {
+        var pubsub = PubSub(pubsubName, topic);
+        using var activity = SidecarTelemetry.Source.StartActivity($"{topic} publish", ActivityKind.Producer);
+        activity?.SetTag("messaging.system", "rabbitmq");
+        activity?.SetTag("messaging.destination.name", topic);
+        var (body, bodyType) = Envelope(pubsubName, topic, data, contentType, metadata, activity ?? Activity.Current);
+        try
+        {
+            await pubsub.PublishAsync(topic, body, bodyType, metadata, ct);
+        }
+        catch (Exception e) when (e is not (OperationCanceledException or DaprError))
+        {
+            activity?.SetStatus(ActivityStatusCode.Error, e.Message);
+            throw DaprError.Publish(topic, pubsubName, e.Message);
+        }
+        SidecarTelemetry.Published.Add(1, SidecarTelemetry.Tags(pubsubName, topic));
+    }
+
+    /// <summary>Publishes every entry (concurrently); returns the entries that failed, with their error.</summary>
+    public async Task<IReadOnlyList<(string EntryId, string Error)>> BulkPublishAsync(
+        string pubsubName, string topic, IReadOnlyList<PublishEntry> entries, IReadOnlyDictionary<string, string> metadata, CancellationToken ct)
+    {
+        PubSub(pubsubName, topic);
+        var ids = new HashSet<string>();
+        foreach (var entry in entries)
+        {
+            if (string.IsNullOrEmpty(entry.EntryId)) throw DaprError.Malformed("entryId is required for every entry");
+            if (!ids.Add(entry.EntryId)) throw DaprError.Malformed($"entryId '{entry.EntryId}' is duplicated");
+        }
+        var results = await Task.WhenAll(entries.Select(async entry =>
+        {
+            var merged = new Dictionary<string, string>(metadata);
+            foreach (var (k, v) in entry.Metadata) merged[k] = v;
+            try
+            {
+                await PublishAsync(pubsubName, topic, entry.Data, entry.ContentType, merged, ct);
+                return (entry.EntryId, Error: (string?)null);
+            }
+            catch (DaprError e)
+            {
+                return (entry.EntryId, Error: e.Message);
+            }
+        }));
+        return results.Where(r => r.Error is not null).Select(r => (r.EntryId, r.Error!)).ToList();
+    }
+
+    private (byte[] Body, string ContentType) Envelope(string pubsubName, string topic, ReadOnlyMemory<byte> data, string? contentType,
+        IReadOnlyDictionary<string, string> metadata, Activity? activity)
+    {
+        if (metadata.TryGetValue("rawPayload", out var raw) && bool.TryParse(raw, out var isRaw) && isRaw)
+            return (data.ToArray(), string.IsNullOrEmpty(contentType) ? "application/octet-stream" : contentType);
+        var context = new PublishContext(options.AppId, pubsubName, topic, activity?.Id, activity?.TraceStateString);
+        if (!CloudEvents.IsCloudEvent(contentType))
+            return (CloudEvents.Build(data.Span, contentType, metadata, context), CloudEvents.ContentType);
+        try
+        {
+            return (CloudEvents.FromExisting(data.Span, metadata, context), CloudEvents.ContentType);
+        }
+        catch (FormatException e)
+        {
+            throw DaprError.CloudEventsSer(topic, pubsubName, e.Message);
+        }
+    }
+}

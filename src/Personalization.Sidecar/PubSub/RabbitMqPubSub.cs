@@ -1,0 +1,268 @@
+using System.Collections.Concurrent;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Personalization.Sidecar.Components;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
+
+namespace Personalization.Sidecar.PubSub;
+
+/// <summary>
+/// <c>pubsub.rabbitmq</c> v1 as components-contrib lays it out: one exchange per topic (named as the topic, kind
+/// <c>exchangeKind</c>, default fanout), a queue per subscriber <c>{consumerID}-{topic}</c> (or <c>queueName</c>) bound
+/// with <c>routingKey</c>; publishes wait for publisher confirms; consumers ack manually after the handler.
+/// </summary>
+public sealed partial class RabbitMqPubSub : IPubSub
+{
+    private const int PublishChannels = 4;
+    private readonly Settings _settings;
+    private readonly IConnection _connection;
+    private readonly ILogger _logger;
+    private readonly IChannel?[] _publishers = new IChannel?[PublishChannels];
+    private readonly SemaphoreSlim _publisherLock = new(1, 1);
+    private readonly ConcurrentDictionary<string, Lazy<Task>> _declaredExchanges = new();
+    private int _next;
+
+    private sealed record Settings(
+        string Name, string ConsumerId, string? QueueName, string ExchangeKind, bool Durable, bool DeleteWhenUnused,
+        DeliveryModes DeliveryMode, bool RequeueInFailure, ushort PrefetchCount, bool EnableDeadLetter, string RoutingKey,
+        int? MaxLen, int? MaxLenBytes, int? QueueTtlSeconds, int? MaxPriority, bool SingleConcurrency);
+
+    private RabbitMqPubSub(Settings settings, IConnection connection, ILogger logger) =>
+        (_settings, _connection, _logger) = (settings, connection, logger);
+
+    public string Name => _settings.Name;
+
+    /// <summary>True when the component's concurrencyMode is "single": one delivery at a time, in order.</summary>
+    public bool SingleConcurrency => _settings.SingleConcurrency;
+
+    public ushort PrefetchCount => _settings.PrefetchCount;
+
+    public static async Task<RabbitMqPubSub> ConnectAsync(ComponentDefinition c, string appId, ILogger logger, CancellationToken ct)
+    {
+        var uri = c.Get("connectionString", c.Get("host"));
+        if (uri.Length == 0) throw new ResourceException($"component '{c.Name}': metadata 'connectionString' (amqp://user:pass@host:port/vhost) is required");
+        var deliveryMode = c.GetInt("deliveryMode", 0);
+        if (deliveryMode is < 0 or > 2) throw new ResourceException($"component '{c.Name}': metadata 'deliveryMode' must be 0, 1 or 2");
+        var exchangeKind = c.Get("exchangeKind", "fanout");
+        if (exchangeKind is not ("fanout" or "topic" or "direct" or "headers"))
+            throw new ResourceException($"component '{c.Name}': metadata 'exchangeKind' '{exchangeKind}' is not fanout, topic, direct or headers");
+        var concurrencyMode = c.Get("concurrencyMode", "parallel");
+        if (concurrencyMode is not ("parallel" or "single"))
+            throw new ResourceException($"component '{c.Name}': metadata 'concurrencyMode' must be parallel or single, not '{concurrencyMode}'");
+        var prefetch = c.GetInt("prefetchCount", 0);
+        if (prefetch is < 0 or > ushort.MaxValue) throw new ResourceException($"component '{c.Name}': metadata 'prefetchCount' is out of range");
+
+        var settings = new Settings(
+            c.Name, c.Get("consumerID", appId), c.Get("queueName") is { Length: > 0 } q ? q : null, exchangeKind,
+            c.GetBool("durable", true), c.GetBool("deletedWhenUnused", true),
+            deliveryMode == 2 ? DeliveryModes.Persistent : DeliveryModes.Transient, c.GetBool("requeueInFailure", false),
+            (ushort)prefetch, c.GetBool("enableDeadLetter", false), c.Get("routingKey"),
+            Optional(c, "maxLen"), Optional(c, "maxLenBytes"), Optional(c, "ttlInSeconds"), Optional(c, "maxPriority"),
+            concurrencyMode == "single");
+
+        var factory = new ConnectionFactory
+        {
+            Uri = new Uri(uri),
+            AutomaticRecoveryEnabled = true,
+            TopologyRecoveryEnabled = true,
+            NetworkRecoveryInterval = c.GetDuration("reconnectWait") ?? TimeSpan.FromSeconds(3),
+            ClientProvidedName = c.Get("clientName", $"dapr-sidecar-{appId}"),
+        };
+        if (c.Get("username") is { Length: > 0 } user) factory.UserName = user;
+        if (c.Get("password") is { Length: > 0 } password) factory.Password = password;
+        if (c.GetDuration("heartBeat") is { } heartbeat) factory.RequestedHeartbeat = heartbeat;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(c.InitTimeout);
+        var connection = await factory.CreateConnectionAsync(timeout.Token);
+        return new RabbitMqPubSub(settings, connection, logger);
+    }
+
+    private static int? Optional(ComponentDefinition c, string key) => c.Metadata.ContainsKey(key) ? c.GetInt(key, 0) : null;
+
+    public async Task PublishAsync(string topic, ReadOnlyMemory<byte> body, string contentType, IReadOnlyDictionary<string, string> metadata, CancellationToken ct)
+    {
+        await EnsureExchangeAsync(topic, ct);
+        var properties = new BasicProperties
+        {
+            ContentType = metadata.GetValueOrDefault("contentType") ?? contentType,
+            DeliveryMode = _settings.DeliveryMode,
+            MessageId = metadata.GetValueOrDefault("messageID") ?? metadata.GetValueOrDefault("messageId"),
+            CorrelationId = metadata.GetValueOrDefault("correlationID"),
+            Type = metadata.GetValueOrDefault("type"),
+        };
+        if (metadata.TryGetValue("ttlInSeconds", out var ttl) && int.TryParse(ttl, out var seconds) && seconds > 0)
+            properties.Expiration = (seconds * 1000L).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (metadata.TryGetValue("priority", out var p) && byte.TryParse(p, out var priority)) properties.Priority = priority;
+
+        var channel = await PublisherAsync(ct);
+        // With confirmation tracking on, this completes when the broker confirms (and throws when it nacks).
+        await channel.BasicPublishAsync(topic, metadata.GetValueOrDefault("routingKey") ?? _settings.RoutingKey, false, properties, body, ct);
+    }
+
+    private Task EnsureExchangeAsync(string topic, CancellationToken ct)
+    {
+        var declared = _declaredExchanges.GetOrAdd(topic, t => new Lazy<Task>(() => DeclareExchangeAsync(t)));
+        return declared.Value.IsFaulted ? Retry(topic) : declared.Value.WaitAsync(ct);
+
+        Task Retry(string t)
+        {
+            _declaredExchanges.TryRemove(t, out _);
+            return EnsureExchangeAsync(t, ct);
+        }
+    }
+
+    private async Task DeclareExchangeAsync(string topic)
+    {
+        await using var channel = await _connection.CreateChannelAsync();
+        await channel.ExchangeDeclareAsync(topic, _settings.ExchangeKind, _settings.Durable, _settings.DeleteWhenUnused);
+    }
+
+    private async Task<IChannel> PublisherAsync(CancellationToken ct)
+    {
+        var slot = (int)((uint)Interlocked.Increment(ref _next) % PublishChannels);
+        if (_publishers[slot] is { IsOpen: true } open) return open;
+        await _publisherLock.WaitAsync(ct);
+        try
+        {
+            if (_publishers[slot] is { IsOpen: true } again) return again;
+            var channel = await _connection.CreateChannelAsync(
+                new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), ct);
+            _publishers[slot] = channel;
+            return channel;
+        }
+        finally
+        {
+            _publisherLock.Release();
+        }
+    }
+
+    public async Task<IAsyncDisposable> SubscribeAsync(
+        string topic, ConsumeOptions options, Func<BrokerMessage, CancellationToken, Task<MessageOutcome>> handler, CancellationToken ct)
+    {
+        var concurrency = (ushort)Math.Clamp(_settings.SingleConcurrency ? 1 : options.Concurrency, 1, ushort.MaxValue);
+        var channel = await _connection.CreateChannelAsync(new CreateChannelOptions(false, false, consumerDispatchConcurrency: concurrency), ct);
+        var queue = _settings.QueueName ?? $"{_settings.ConsumerId}-{topic}";
+
+        await channel.ExchangeDeclareAsync(topic, _settings.ExchangeKind, _settings.Durable, _settings.DeleteWhenUnused, cancellationToken: ct);
+        var args = new Dictionary<string, object?> { ["x-queue-type"] = "classic" };
+        if (_settings.EnableDeadLetter)
+        {
+            var dlx = "dlx-" + queue;
+            var dlq = "dlq-" + queue;
+            await channel.ExchangeDeclareAsync(dlx, ExchangeType.Fanout, true, false, cancellationToken: ct);
+            await channel.QueueDeclareAsync(dlq, true, false, false, new Dictionary<string, object?> { ["x-queue-type"] = "classic" }, cancellationToken: ct);
+            await channel.QueueBindAsync(dlq, dlx, "", cancellationToken: ct);
+            args["x-dead-letter-exchange"] = dlx;
+        }
+        if (_settings.MaxLen is { } maxLen) args["x-max-length"] = maxLen;
+        if (_settings.MaxLenBytes is { } maxBytes) args["x-max-length-bytes"] = maxBytes;
+        if (_settings.QueueTtlSeconds is { } ttl) args["x-message-ttl"] = ttl * 1000;
+        if (_settings.MaxPriority is { } priority) args["x-max-priority"] = priority;
+        await channel.QueueDeclareAsync(queue, _settings.Durable, false, _settings.DeleteWhenUnused, args, cancellationToken: ct);
+        await channel.QueueBindAsync(queue, topic, _settings.RoutingKey, cancellationToken: ct);
+        var prefetch = _settings.PrefetchCount > 0 ? _settings.PrefetchCount : (ushort)Math.Min(ushort.MaxValue, concurrency * 2);
+        await channel.BasicQosAsync(0, prefetch, false, ct);
+
+        var subscription = new Subscription(this, channel, topic, queue, handler);
+        var consumer = new AsyncEventingBasicConsumer(channel);
+        consumer.ReceivedAsync += subscription.OnReceivedAsync;
+        subscription.ConsumerTag = await channel.BasicConsumeAsync(queue, false, consumer, ct);
+        LogSubscribed(_logger, Name, topic, queue, concurrency);
+        return subscription;
+    }
+
+    private sealed class Subscription(RabbitMqPubSub owner, IChannel channel, string topic, string queue,
+        Func<BrokerMessage, CancellationToken, Task<MessageOutcome>> handler) : IAsyncDisposable
+    {
+        private readonly CancellationTokenSource _abort = new();
+        private volatile bool _stopping;
+        private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _inFlight;
+        public string ConsumerTag { get; set; } = "";
+
+        public async Task OnReceivedAsync(object sender, BasicDeliverEventArgs delivery)
+        {
+            if (_stopping) return; // not acked: returns to the queue when the channel closes
+            Interlocked.Increment(ref _inFlight);
+            try
+            {
+                var metadata = new Dictionary<string, string>();
+                if (delivery.BasicProperties.Headers is { } headers)
+                {
+                    foreach (var (key, value) in headers)
+                        metadata[key] = value switch { byte[] b => Encoding.UTF8.GetString(b), null => "", _ => value.ToString() ?? "" };
+                }
+                var message = new BrokerMessage(topic, delivery.Body.ToArray(), delivery.BasicProperties.ContentType, metadata);
+                MessageOutcome outcome;
+                try
+                {
+                    outcome = await handler(message, _abort.Token);
+                }
+                catch (OperationCanceledException) when (_abort.IsCancellationRequested)
+                {
+                    return; // shutting down: left unacknowledged, the broker redelivers it
+                }
+                if (!channel.IsOpen) return;
+                if (outcome == MessageOutcome.Ack) await channel.BasicAckAsync(delivery.DeliveryTag, false);
+                else await channel.BasicNackAsync(delivery.DeliveryTag, false, owner._settings.RequeueInFailure);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                LogConsumeFailed(owner._logger, owner.Name, queue, e);
+            }
+            finally
+            {
+                if (Interlocked.Decrement(ref _inFlight) == 0 && _stopping) _drained.TrySetResult();
+            }
+        }
+
+        /// <summary>Stops pulling, lets in-flight deliveries finish (up to 20 s), then closes the channel.</summary>
+        public async ValueTask DisposeAsync()
+        {
+            try
+            {
+                if (channel.IsOpen && ConsumerTag.Length > 0) await channel.BasicCancelAsync(ConsumerTag);
+            }
+            catch (Exception e) when (e is RabbitMQ.Client.Exceptions.OperationInterruptedException or ObjectDisposedException)
+            {
+            }
+            _stopping = true;
+            if (Volatile.Read(ref _inFlight) == 0) _drained.TrySetResult();
+            try
+            {
+                await _drained.Task.WaitAsync(TimeSpan.FromSeconds(20));
+            }
+            catch (TimeoutException)
+            {
+                await _abort.CancelAsync(); // deliveries still running are abandoned unacknowledged
+            }
+            try
+            {
+                await channel.CloseAsync();
+            }
+            catch (Exception e) when (e is RabbitMQ.Client.Exceptions.AlreadyClosedException or ObjectDisposedException)
+            {
+            }
+            channel.Dispose();
+            _abort.Dispose();
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Pub/sub {PubSub}: consuming topic {Topic} from queue {Queue} with concurrency {Concurrency}")]
+    private static partial void LogSubscribed(ILogger logger, string pubSub, string topic, string queue, int concurrency);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Pub/sub {PubSub}: settling a message from queue {Queue} failed")]
+    private static partial void LogConsumeFailed(ILogger logger, string pubSub, string queue, Exception error);
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var channel in _publishers.OfType<IChannel>())
+        {
+            try { await channel.CloseAsync(); } catch (Exception e) when (e is RabbitMQ.Client.Exceptions.AlreadyClosedException) { }
+            channel.Dispose();
+        }
+        await _connection.CloseAsync();
+        _connection.Dispose();
+    }
+}

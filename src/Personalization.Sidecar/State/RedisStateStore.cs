@@ -1,0 +1,166 @@
+using StackExchange.Redis;
+
+namespace Personalization.Sidecar.State;
+
+/// <summary>
+/// <c>state.redis</c> v1 with Dapr's storage layout: each key is a HASH with fields <c>data</c> (the value bytes),
+/// <c>version</c> (an integer bumped with HINCRBY on every write; it is the ETag) and <c>first-write</c> (0 when written
+/// with first-write concurrency). Writes and deletes run as Lua scripts so the ETag check and the change are atomic;
+/// the script semantics follow components-contrib's state/redis (the sidecar and daprd read each other's data).
+/// </summary>
+public sealed class RedisStateStore : IStateStore
+{
+    // ARGV[1] = expected version ("0" = none given), ARGV[2] = data, ARGV[3] = "0" for first-write concurrency.
+    // A key holding something other than a hash is replaced. Without an ETag a write succeeds unless the key was
+    // written with first-write concurrency; with one it succeeds when the stored version equals it or nothing is stored.
+    private const string SetScript = """
+        local stored = redis.pcall("HGET", KEYS[1], "version")
+        if type(stored) == "table" then redis.call("DEL", KEYS[1]); stored = false end
+        local firstWrite = redis.pcall("HGET", KEYS[1], "first-write")
+        local allowed = (not stored) or stored == "" or stored == ARGV[1] or ((not firstWrite) and ARGV[1] == "0")
+        if not allowed then return redis.error_reply("etag mismatch for " .. KEYS[1]) end
+        redis.call("HSET", KEYS[1], "data", ARGV[2])
+        if ARGV[3] == "0" then redis.call("HSET", KEYS[1], "first-write", 0) end
+        return redis.call("HINCRBY", KEYS[1], "version", 1)
+        """;
+
+    // ARGV[1] = expected version, "0" = none given (then the delete always succeeds).
+    private const string DeleteScript = """
+        local stored = redis.pcall("HGET", KEYS[1], "version")
+        if (not stored) or type(stored) == "table" or stored == "" or stored == ARGV[1] or ARGV[1] == "0" then
+          return redis.call("DEL", KEYS[1])
+        end
+        return redis.error_reply("etag mismatch for " .. KEYS[1])
+        """;
+
+    private static readonly RedisValue[] HashFields = ["data", "version"];
+    private readonly ConnectionMultiplexer _redis;
+    private readonly int? _defaultTtl;
+
+    private RedisStateStore(string name, ConnectionMultiplexer redis, int? defaultTtl) =>
+        (Name, _redis, _defaultTtl) = (name, redis, defaultTtl);
+
+    public string Name { get; }
+
+    /// <summary>Connects using Dapr's metadata: redisHost (host:port), redisPassword, redisUsername, redisDB, enableTLS, ttlInSeconds.</summary>
+    public static async Task<RedisStateStore> ConnectAsync(Components.ComponentDefinition component)
+    {
+        var host = component.Get("redisHost");
+        if (host.Length == 0) throw new Components.ResourceException($"component '{component.Name}': metadata 'redisHost' is required");
+        var options = ConfigurationOptions.Parse(host);
+        options.Password = component.Get("redisPassword", options.Password ?? "");
+        if (component.Get("redisUsername") is { Length: > 0 } user) options.User = user;
+        options.DefaultDatabase = component.GetInt("redisDB", 0);
+        options.Ssl = component.GetBool("enableTLS", false);
+        options.AbortOnConnectFail = true;
+        options.ConnectTimeout = (int)component.InitTimeout.TotalMilliseconds;
+        var ttl = component.Get("ttlInSeconds") is { Length: > 0 } t ? int.Parse(t, System.Globalization.CultureInfo.InvariantCulture) : (int?)null;
+        return new RedisStateStore(component.Name, await ConnectionMultiplexer.ConnectAsync(options), ttl);
+    }
+
+    private IDatabase Db => _redis.GetDatabase();
+
+    public async Task<StateEntry?> GetAsync(string key, CancellationToken ct) => ToEntry(await Db.HashGetAsync(key, HashFields));
+
+    public async Task<IReadOnlyList<StateEntry?>> GetBulkAsync(IReadOnlyList<string> keys, CancellationToken ct)
+    {
+        var batch = Db.CreateBatch();
+        var reads = keys.Select(k => batch.HashGetAsync(k, HashFields)).ToArray();
+        batch.Execute();
+        var results = await Task.WhenAll(reads);
+        return results.Select(ToEntry).ToList();
+    }
+
+    private static StateEntry? ToEntry(RedisValue[] fields) =>
+        fields[0].IsNull || fields[1].IsNull ? null : new StateEntry((byte[])fields[0]!, (string)fields[1]!);
+
+    public async Task SetAsync(StateSet request, CancellationToken ct)
+    {
+        var (version, firstWrite, ttl) = Prepare(request);
+        try
+        {
+            await Db.ScriptEvaluateAsync(SetScript, [request.Key], [version, request.Value, firstWrite]);
+        }
+        catch (RedisServerException) when (version != "0")
+        {
+            throw new ETagMismatchException(request.Key);
+        }
+        if (ttl > 0) await Db.KeyExpireAsync(request.Key, TimeSpan.FromSeconds(ttl.Value));
+        else if (ttl <= 0) await Db.KeyPersistAsync(request.Key);
+    }
+
+    public async Task DeleteAsync(StateDelete request, CancellationToken ct)
+    {
+        var version = Version(request.Key, request.ETag, request.Concurrency);
+        try
+        {
+            await Db.ScriptEvaluateAsync(DeleteScript, [request.Key], [version]);
+        }
+        catch (RedisServerException)
+        {
+            throw new ETagMismatchException(request.Key);
+        }
+    }
+
+    /// <summary>
+    /// MULTI/EXEC of the same scripts. Redis runs every command of a transaction even when a script refuses, so an ETag
+    /// mismatch is checked first under WATCH: the transaction only commits when no watched key changed since the check.
+    /// </summary>
+    public async Task TransactAsync(IReadOnlyList<object> operations, CancellationToken ct)
+    {
+        var transaction = Db.CreateTransaction();
+        foreach (var op in operations)
+        {
+            var (key, etag, concurrency) = op switch
+            {
+                StateSet s => (s.Key, s.ETag, s.Concurrency),
+                StateDelete d => (d.Key, d.ETag, d.Concurrency),
+                _ => throw new ArgumentException("unknown operation"),
+            };
+            var version = Version(key, etag, concurrency);
+            if (version == "0") continue;
+            var stored = await Db.HashGetAsync(key, "version");
+            if (!stored.IsNullOrEmpty && stored != version) throw new ETagMismatchException(key);
+            transaction.AddCondition(stored.IsNull ? Condition.HashNotExists(key, "version") : Condition.HashEqual(key, "version", stored));
+        }
+
+        var pending = new List<Task>();
+        foreach (var op in operations)
+        {
+            if (op is StateSet set)
+            {
+                var (version, firstWrite, ttl) = Prepare(set);
+                pending.Add(transaction.ScriptEvaluateAsync(SetScript, [set.Key], [version, set.Value, firstWrite]));
+                if (ttl > 0) pending.Add(transaction.KeyExpireAsync(set.Key, TimeSpan.FromSeconds(ttl.Value)));
+                else if (ttl <= 0) pending.Add(transaction.KeyPersistAsync(set.Key));
+            }
+            else if (op is StateDelete delete)
+            {
+                pending.Add(transaction.ScriptEvaluateAsync(DeleteScript, [delete.Key], [Version(delete.Key, delete.ETag, delete.Concurrency)]));
+            }
+        }
+        if (!await transaction.ExecuteAsync()) throw new ETagMismatchException(string.Join(", ", operations.OfType<StateSet>().Select(s => s.Key)));
+        try
+        {
+            await Task.WhenAll(pending);
+        }
+        catch (RedisServerException)
+        {
+            throw new ETagMismatchException("transaction");
+        }
+    }
+
+    private (string Version, string FirstWrite, int? Ttl) Prepare(StateSet request) => (
+        Version(request.Key, request.ETag, request.Concurrency),
+        request.Concurrency == StateConcurrency.FirstWrite ? "0" : "1",
+        StateMetadata.Ttl(request.Metadata) ?? _defaultTtl);
+
+    /// <summary>Dapr ignores the ETag under explicit last-write concurrency; otherwise it must be an integer.</summary>
+    private static string Version(string key, string? etag, StateConcurrency concurrency)
+    {
+        if (concurrency == StateConcurrency.LastWrite || string.IsNullOrEmpty(etag)) return "0";
+        return long.TryParse(etag, out _) ? etag : throw new ETagInvalidException(key, etag);
+    }
+
+    public ValueTask DisposeAsync() => _redis.DisposeAsync();
+}

@@ -1,0 +1,63 @@
+using System.Net.Http.Headers;
+using Personalization.Sidecar.Options;
+
+namespace Personalization.Sidecar.Subscriptions;
+
+/// <summary>
+/// HTTP calls from the sidecar to its app at <c>http://{app-channel-address}:{app-port}</c>. <c>APP_API_TOKEN</c>, when
+/// set, goes along as header <c>dapr-api-token</c>. This client has no retry handler of its own: retries are the
+/// resiliency policy's business.
+/// </summary>
+public sealed class AppChannel : IDisposable
+{
+    public const string TokenHeader = "dapr-api-token";
+    private readonly HttpClient _http;
+    private readonly string? _token = Environment.GetEnvironmentVariable("APP_API_TOKEN") is { Length: > 0 } t ? t : null;
+
+    public AppChannel(SidecarOptions options)
+    {
+        BaseAddress = options.AppBaseAddress;
+        _http = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5), UseCookies = false, AllowAutoRedirect = false })
+        {
+            Timeout = Timeout.InfiniteTimeSpan,
+        };
+    }
+
+    public Uri? BaseAddress { get; }
+
+    public async Task<(int Status, byte[] Body)> SendAsync(HttpMethod method, string path, byte[]? body, string? contentType,
+        IEnumerable<KeyValuePair<string, string>>? headers, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(method, new Uri(BaseAddress ?? throw new InvalidOperationException("no --app-port"), path));
+        if (body is not null)
+        {
+            request.Content = new ByteArrayContent(body);
+            if (contentType is not null) request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
+        }
+        foreach (var (name, value) in headers ?? [])
+        {
+            request.Headers.TryAddWithoutValidation(name, value);
+        }
+        if (_token is not null) request.Headers.TryAddWithoutValidation(TokenHeader, _token);
+        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, ct);
+        return ((int)response.StatusCode, await response.Content.ReadAsByteArrayAsync(ct));
+    }
+
+    /// <summary>True once something accepts TCP connections on the app port.</summary>
+    public async Task<bool> PortOpenAsync(CancellationToken ct)
+    {
+        if (BaseAddress is null) return false;
+        try
+        {
+            using var socket = new System.Net.Sockets.TcpClient();
+            await socket.ConnectAsync(BaseAddress.Host, BaseAddress.Port, ct);
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return false;
+        }
+    }
+
+    public void Dispose() => _http.Dispose();
+}
