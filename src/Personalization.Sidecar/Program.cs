@@ -86,5 +86,14 @@ app.Services.GetRequiredService<Readiness>().Outbound = true;
 logger.LogInformation("Sidecar for app {AppId}: gRPC on {GrpcPort}, HTTP on {HttpPort}, app at {App}",
     options.AppId, options.DaprGrpcPort, options.DaprHttpPort, options.AppBaseAddress?.ToString() ?? "(no app port)");
 
-await app.RunAsync();
+try
+{
+    await app.RunAsync();
+}
+catch (IOException e)
+{
+    // Typically a port already in use: say so plainly instead of crashing.
+    Console.Error.WriteLine($"sidecar: cannot listen: {e.Message}");
+    return 1;
+}
 return Environment.ExitCode;
