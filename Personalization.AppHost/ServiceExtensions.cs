@@ -1,0 +1,55 @@
+using System.Net;
+using System.Net.Sockets;
+using Aspire.Hosting.ApplicationModel;
+using Microsoft.Extensions.Configuration;
+using Personalization.AppHost.Infrastructure;
+
+namespace Personalization.AppHost;
+
+internal static class ServiceExtensions
+{
+    /// <summary>A platform service: one HTTP endpoint, probed on /health before anything depends on it.</summary>
+    public static IResourceBuilder<ProjectResource> AddService<TProject>(this IDistributedApplicationBuilder builder, string name, int? publicPort = null)
+        where TProject : IProjectMetadata, new() =>
+        builder.AddProject<TProject>(name, launchProfileName: null)
+            .WithHttpEndpoint(port: publicPort, name: "http")
+            .WithHttpHealthCheck("/health");
+
+    /// <summary>Gives the service the connection information of each server and starts it only once they are healthy.</summary>
+    public static IResourceBuilder<ProjectResource> WithInfrastructure(this IResourceBuilder<ProjectResource> service,
+        Infrastructure.Infrastructure infra, params IResourceBuilder<IResourceWithConnectionString>[] servers)
+    {
+        foreach (var server in servers)
+        {
+            service.WithReference(server);
+            // A local database has no process of its own: its server's health check creates and probes it.
+            var waitTarget = server == infra.Database && infra.Mode == InfrastructureMode.Local ? infra.Postgres : server;
+            service.WaitFor(waitTarget);
+        }
+        return service;
+    }
+
+    /// <summary>
+    /// The fixed public port of the gateway in run mode (<c>Gateway:Port</c>, default 8080). A port
+    /// already taken fails the start with a message naming it, instead of a half-started system.
+    /// </summary>
+    public static int? GatewayPort(this IDistributedApplicationBuilder builder)
+    {
+        var port = builder.Configuration.GetValue("Gateway:Port", 8080);
+        if (!builder.ExecutionContext.IsRunMode || port == 0 || builder.Configuration.GetValue<bool>("DcpPublisher:RandomizePorts"))
+        {
+            return port == 0 ? null : port;
+        }
+        try
+        {
+            using var probe = new TcpListener(IPAddress.Loopback, port);
+            probe.Start();
+        }
+        catch (SocketException)
+        {
+            throw new InfrastructureUnavailableException(
+                $"Gateway port {port} is already in use. Stop what holds it (ss -ltnp 'sport = :{port}') or choose another: Gateway__Port=<port>.");
+        }
+        return port;
+    }
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs the whole platform: installs what is missing, builds, starts the Aspire AppHost and prints
+# where to reach it. Ctrl-C or SIGTERM stops everything it started.
+set -euo pipefail
+cd "$(dirname "$0")"
+. scripts/prerequisites.sh
+ensure_prerequisites
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+dotnet build Personalization.sln -c Debug -nologo -clp:NoSummary -v:q
+
+gateway_port="${Gateway__Port:-8080}"
+log=$(mktemp -t personalization-apphost.XXXXXX)
+dotnet run --project Personalization.AppHost --no-build -c Debug --launch-profile http > >(tee "$log") 2>&1 &
+apphost=$!
+
+stop() {
+  trap - INT TERM
+  echo "stopping the platform ..."
+  kill -TERM "$apphost" 2>/dev/null || true
+  wait "$apphost" 2>/dev/null || true
+  rm -f "$log"
+  exit 0
+}
+trap stop INT TERM
+
+# Announce the addresses once the dashboard is up and the gateway answers its health probe.
+for _ in $(seq 1 180); do
+  kill -0 "$apphost" 2>/dev/null || { wait "$apphost"; exit $?; }
+  if curl -fsS "http://localhost:$gateway_port/health" >/dev/null 2>&1; then
+    login=$(grep -oE 'http://localhost:18888/login\?t=[0-9a-f]+' "$log" | head -1)
+    cat <<BANNER
+
+  Personalization platform is running.
+    gateway    http://localhost:$gateway_port
+    dashboard  ${login:-http://localhost:18888}
+  Ctrl-C stops everything.
+
+BANNER
+    break
+  fi
+  sleep 1
+done
+
+wait "$apphost"

@@ -1,0 +1,69 @@
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Personalization.EndToEndTests;
+
+/// <summary>
+/// Starts the whole AppHost once for the test collection, in local infrastructure mode with data in a
+/// fresh temporary folder, and waits until every resource reports healthy.
+/// </summary>
+public sealed class PlatformFixture : IAsyncLifetime
+{
+    public static readonly string[] Services = ["gateway", "collector", "consent", "enrichment", "aggregation", "profile-query"];
+    public static readonly string[] Servers = ["redis", "postgres", "rabbitmq"];
+
+    public DistributedApplication App { get; private set; } = null!;
+
+    public string DataDirectory { get; } = Directory.CreateTempSubdirectory("personalization-e2e-").FullName;
+
+    public async Task InitializeAsync()
+    {
+        Prerequisites.EnsureLocalServersInstalled();
+        App = await StartAsync(DataDirectory, scope: null, waitFor: [.. Servers, .. Services]);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await App.DisposeAsync();
+        Directory.Delete(DataDirectory, recursive: true);
+    }
+
+    /// <summary>Builds and starts the AppHost; on a resource that never gets healthy, fails with its recent log lines.</summary>
+    public static async Task<DistributedApplication> StartAsync(string dataDirectory, string? scope, IEnumerable<string> waitFor)
+    {
+        var arguments = new List<string> { "Infrastructure:Mode=local", $"Infrastructure:DataDirectory={dataDirectory}" };
+        if (scope is not null)
+        {
+            arguments.Add($"AppHost:Scope={scope}");
+        }
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Personalization_AppHost>([.. arguments]);
+        builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
+        var app = await builder.BuildAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        await app.StartAsync(timeout.Token);
+        foreach (var resource in waitFor)
+        {
+            try
+            {
+                await app.ResourceNotifications.WaitForResourceHealthyAsync(resource, timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                var states = string.Join(", ", waitFor.Select(name =>
+                    app.ResourceNotifications.TryGetCurrentState(name, out var e) ? $"{name}={e.Snapshot.State?.Text}/{e.Snapshot.HealthStatus}" : $"{name}=?"));
+                await app.DisposeAsync();
+                throw new TimeoutException($"'{resource}' did not become healthy within 3 minutes. States: {states}");
+            }
+        }
+        return app;
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class PlatformCollection : ICollectionFixture<PlatformFixture>
+{
+    public const string Name = "platform";
+}
