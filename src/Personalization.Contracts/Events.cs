@@ -1,0 +1,73 @@
+using System.Text.Json.Nodes;
+
+namespace Personalization.Contracts;
+
+/// <summary>Event types of the Segment spec.</summary>
+public static class EventTypes
+{
+    public const string Track = "track";
+    public const string Identify = "identify";
+    public const string Page = "page";
+    public const string Screen = "screen";
+    public const string Group = "group";
+    public const string Alias = "alias";
+}
+
+/// <summary>
+/// One user event, with the Segment spec's field names (serialized camelCase, as Segment sends them).
+/// Published on <see cref="Topics.EventsCollected"/> after validation and normalization, and on
+/// <see cref="Topics.EventsConsented"/> unchanged once consent let it through.
+/// </summary>
+public sealed record CollectedEvent
+{
+    public required string Type { get; init; }
+    public required string MessageId { get; init; }
+    public string? AnonymousId { get; init; }
+    public string? UserId { get; init; }
+    /// <summary>Track: the event name.</summary>
+    public string? Event { get; init; }
+    /// <summary>Page / screen: the page or screen name.</summary>
+    public string? Name { get; init; }
+    public string? Category { get; init; }
+    /// <summary>Group: the group joined.</summary>
+    public string? GroupId { get; init; }
+    /// <summary>Alias: the id being merged into <see cref="UserId"/>.</summary>
+    public string? PreviousId { get; init; }
+    public JsonObject? Properties { get; init; }
+    public JsonObject? Traits { get; init; }
+    public JsonObject? Context { get; init; }
+    public JsonObject? Integrations { get; init; }
+    /// <summary>Event time, corrected for client clock skew (the time windows use).</summary>
+    public required DateTimeOffset Timestamp { get; init; }
+    /// <summary>When the client says it sent the request.</summary>
+    public DateTimeOffset? SentAt { get; init; }
+    /// <summary>When the collector received it.</summary>
+    public required DateTimeOffset ReceivedAt { get; init; }
+    /// <summary>The timestamp the client gave, before skew correction.</summary>
+    public DateTimeOffset? OriginalTimestamp { get; init; }
+    /// <summary>The write key's source name; not part of Segment's payload, set by the collector.</summary>
+    public string? Source { get; init; }
+
+    /// <summary>Whose profile this event belongs to: the user id when known, else the anonymous id.</summary>
+    public string ProfileId => UserId ?? AnonymousId ?? throw new InvalidOperationException($"Event {MessageId} has neither userId nor anonymousId");
+}
+
+/// <summary>Context the enrichment service adds. Published on <see cref="Topics.EventsEnriched"/>.</summary>
+public sealed record EnrichedEvent(CollectedEvent Event, SessionContext Session, DeviceContext Device, GeoContext? Geo);
+
+/// <summary>A session: events of one profile with no gap longer than the inactivity timeout.</summary>
+public sealed record SessionContext(string SessionId, int Sequence, bool IsNewSession, DateTimeOffset StartedAt);
+
+/// <summary>What the user agent says about the device.</summary>
+public sealed record DeviceContext(string DeviceType, string? Os, string? OsVersion, string? Browser, string? BrowserVersion);
+
+public sealed record GeoContext(string? Country, string? Region, string? City);
+
+/// <summary>Published on <see cref="Topics.ProfilesUpdated"/> after each change to a profile.</summary>
+public sealed record ProfileUpdated(string ProfileId, long Version, DateTimeOffset UpdatedAt, string CausedByMessageId, DateTimeOffset CausedByReceivedAt);
+
+/// <summary>Published on <see cref="Topics.ConsentChanged"/> when a user's consent changes.</summary>
+public sealed record ConsentChanged(string UserId, IReadOnlyDictionary<string, bool> Purposes, DateTimeOffset ChangedAt);
+
+/// <summary>Published on <see cref="Topics.ErasureRequested"/>: every service forgets this user.</summary>
+public sealed record ErasureRequested(string UserId, string RequestId, DateTimeOffset RequestedAt);

@@ -1,0 +1,47 @@
+using System.Text.Json.Nodes;
+
+namespace Personalization.Contracts;
+
+/// <summary>
+/// The materialized profile, as the aggregation service stores it in the Dapr state store under
+/// <see cref="StateKeys.Profile"/> and the profile-query service serves it.
+/// </summary>
+public sealed record UserProfile
+{
+    public required string ProfileId { get; init; }
+    public string? UserId { get; init; }
+    public IReadOnlyList<string> AnonymousIds { get; init; } = [];
+    public JsonObject Traits { get; init; } = [];
+    /// <summary>Count per track event name.</summary>
+    public IReadOnlyDictionary<string, long> EventCounts { get; init; } = new Dictionary<string, long>();
+    public long PageViews { get; init; }
+    public long ScreenViews { get; init; }
+    public long Sessions { get; init; }
+    public long TotalEvents { get; init; }
+    public DateTimeOffset? FirstSeen { get; init; }
+    public DateTimeOffset? LastSeen { get; init; }
+    public DeviceContext? LastDevice { get; init; }
+    public long Version { get; init; }
+    public DateTimeOffset UpdatedAt { get; init; }
+}
+
+/// <summary>Current consent of a user per purpose, as the consent service stores it.</summary>
+public sealed record ConsentState(string UserId, IReadOnlyDictionary<string, bool> Purposes, DateTimeOffset UpdatedAt);
+
+/// <summary>Dapr state component names and key shapes shared between services.</summary>
+public static class StateKeys
+{
+    /// <summary>The Redis state component. Configured with keyPrefix "name", so every app sees the same keys.</summary>
+    public const string Store = "statestore";
+
+    public static string Profile(string profileId) => $"profile:{profileId}";
+    public static string Consent(string userId) => $"consent:{userId}";
+}
+
+/// <summary>Consent purposes an event can need.</summary>
+public static class Purposes
+{
+    public const string Analytics = "analytics";
+    public const string Personalization = "personalization";
+    public const string Marketing = "marketing";
+}
