@@ -35,7 +35,16 @@ public sealed partial class PostgresStateStore : IStateStore
             if (!IdentifierPattern().IsMatch(identifier))
                 throw new Components.ResourceException($"component '{component.Name}': table name '{identifier}' is not a valid [schema.]table identifier");
         }
-        var store = new PostgresStateStore(component.Name, NpgsqlDataSource.Create(connectionString), prefix + "state", metadataTable, logger);
+        string npgsql;
+        try
+        {
+            npgsql = PostgresConnectionString.ToNpgsql(connectionString);
+        }
+        catch (Exception e) when (e is FormatException or UriFormatException or ArgumentException)
+        {
+            throw new Components.ResourceException($"component '{component.Name}': metadata 'connectionString' is not a PostgreSQL connection string: {e.Message}");
+        }
+        var store = new PostgresStateStore(component.Name, NpgsqlDataSource.Create(npgsql), prefix + "state", metadataTable, logger);
         await store.MigrateAsync(prefix, ct);
         var interval = component.GetDuration("cleanupInterval") ?? component.GetDuration("cleanupIntervalInSeconds") ?? TimeSpan.FromHours(1);
         if (interval > TimeSpan.Zero) store._cleanup = store.CleanupLoopAsync(interval);
