@@ -1,11 +1,16 @@
+using Personalization.Consent.Apis;
+using Personalization.Consent.Extensions;
+using Personalization.Consent.IntegrationEvents;
+
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
-builder.AddRedisClient("redis");
-builder.AddNpgsqlDataSource("personalization");
-builder.Services.AddOpenApi();
+builder.AddApplicationServices();
 
 var app = builder.Build();
-app.MapOpenApi();
+app.UseCloudEvents(Extensions.CloudEvents);
+app.MapSubscribeHandler();
 app.MapDefaultEndpoints();
-app.MapGet("/", () => TypedResults.Ok(new { service = "consent" })).ExcludeFromDescription();
+app.MapOpenApi();
+app.MapConsentApiV1();
+app.MapConsentSubscriptions();
 app.Run();

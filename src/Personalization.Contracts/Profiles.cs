@@ -12,6 +12,11 @@ public sealed record UserProfile
     public string? UserId { get; init; }
     public IReadOnlyList<string> AnonymousIds { get; init; } = [];
     public JsonObject Traits { get; init; } = [];
+    /// <summary>
+    /// Per top-level trait: the event time of the identify that last set it. Lets traits merge by event time, so a
+    /// late identify never overwrites a newer value. Added after the first cut; absent in older stored profiles.
+    /// </summary>
+    public IReadOnlyDictionary<string, DateTimeOffset> TraitsUpdatedAt { get; init; } = new Dictionary<string, DateTimeOffset>();
     /// <summary>Count per track event name.</summary>
     public IReadOnlyDictionary<string, long> EventCounts { get; init; } = new Dictionary<string, long>();
     public long PageViews { get; init; }
