@@ -11,17 +11,12 @@ namespace Personalization.Sidecar.ConformanceTests;
 
 public sealed class StateSidecarFixture : SidecarFixture
 {
-    public SidecarProcess Sidecar { get; private set; } = null!;
+    public StoreSidecars Stores { get; private set; } = null!;
 
-    public DaprClient Client { get; private set; } = null!;
-
-    public string AppId { get; } = $"conf-state-{RunId}";
-
-    protected override async Task StartAsync()
+    protected override Task StartAsync()
     {
-        Resources.WithRedisStateStore(Infra).WithPostgresStateStore(Infra);
-        Sidecar = Own(await SidecarProcess.StartAsync(new SidecarOptions(AppId, Resources.Path)));
-        Client = Sidecar.CreateClient();
+        Stores = Own(new StoreSidecars($"conf-state-{RunId}", Infra));
+        return Task.CompletedTask;
     }
 }
 
@@ -31,8 +26,6 @@ public sealed class StateStoreTests(InfrastructureFixture infra, StateSidecarFix
     : IClassFixture<StateSidecarFixture>, IAsyncLifetime
 {
     public sealed record Profile(string Name, int Visits);
-
-    private DaprClient Dapr => fixture.Client;
 
     public Task InitializeAsync() => fixture.EnsureStartedAsync(infra);
 
@@ -45,20 +38,21 @@ public sealed class StateStoreTests(InfrastructureFixture infra, StateSidecarFix
     [InlineData(ResourcesFolder.PostgresStore)]
     public async Task SavedStateIsReadBackUpdatedAndDeleted(string store)
     {
+        var dapr = await fixture.Stores.ClientAsync(store);
         var key = NewKey();
 
-        await Dapr.SaveStateAsync(store, key, new Profile("ada", 1));
-        var (saved, etag) = await Dapr.GetStateAndETagAsync<Profile>(store, key);
+        await dapr.SaveStateAsync(store, key, new Profile("ada", 1));
+        var (saved, etag) = await dapr.GetStateAndETagAsync<Profile>(store, key);
         Assert.Equal(new Profile("ada", 1), saved);
         Assert.False(string.IsNullOrEmpty(etag));
 
-        await Dapr.SaveStateAsync(store, key, new Profile("ada", 2));
-        var (updated, newEtag) = await Dapr.GetStateAndETagAsync<Profile>(store, key);
+        await dapr.SaveStateAsync(store, key, new Profile("ada", 2));
+        var (updated, newEtag) = await dapr.GetStateAndETagAsync<Profile>(store, key);
         Assert.Equal(new Profile("ada", 2), updated);
         Assert.NotEqual(etag, newEtag);
 
-        await Dapr.DeleteStateAsync(store, key);
-        Assert.Null(await Dapr.GetStateAsync<Profile>(store, key));
+        await dapr.DeleteStateAsync(store, key);
+        Assert.Null(await dapr.GetStateAsync<Profile>(store, key));
     }
 
     [Theory]
@@ -66,7 +60,8 @@ public sealed class StateStoreTests(InfrastructureFixture infra, StateSidecarFix
     [InlineData(ResourcesFolder.PostgresStore)]
     public async Task MissingKeyReadsAsNoValueAndNoEtag(string store)
     {
-        var (value, etag) = await Dapr.GetStateAndETagAsync<Profile>(store, NewKey());
+        var dapr = await fixture.Stores.ClientAsync(store);
+        var (value, etag) = await dapr.GetStateAndETagAsync<Profile>(store, NewKey());
 
         Assert.Null(value);
         Assert.True(string.IsNullOrEmpty(etag));
@@ -80,33 +75,35 @@ public sealed class StateStoreTests(InfrastructureFixture infra, StateSidecarFix
     [InlineData(ResourcesFolder.PostgresStore, ConcurrencyMode.LastWrite)]
     public async Task TrySaveWithAStaleEtagReturnsFalseAndKeepsTheStoredValue(string store, ConcurrencyMode? concurrency)
     {
+        var dapr = await fixture.Stores.ClientAsync(store);
         var key = NewKey();
         var options = concurrency is null ? null : new StateOptions { Concurrency = concurrency };
-        await Dapr.SaveStateAsync(store, key, new Profile("first", 1));
-        var (_, staleEtag) = await Dapr.GetStateAndETagAsync<Profile>(store, key);
+        await dapr.SaveStateAsync(store, key, new Profile("first", 1));
+        var (_, staleEtag) = await dapr.GetStateAndETagAsync<Profile>(store, key);
 
-        Assert.True(await Dapr.TrySaveStateAsync(store, key, new Profile("second", 2), staleEtag, options));
-        Assert.False(await Dapr.TrySaveStateAsync(store, key, new Profile("third", 3), staleEtag, options));
+        Assert.True(await dapr.TrySaveStateAsync(store, key, new Profile("second", 2), staleEtag, options));
+        Assert.False(await dapr.TrySaveStateAsync(store, key, new Profile("third", 3), staleEtag, options));
 
-        Assert.Equal(new Profile("second", 2), await Dapr.GetStateAsync<Profile>(store, key));
-        Assert.False(await Dapr.TryDeleteStateAsync(store, key, staleEtag, options));
-        Assert.NotNull(await Dapr.GetStateAsync<Profile>(store, key));
+        Assert.Equal(new Profile("second", 2), await dapr.GetStateAsync<Profile>(store, key));
+        Assert.False(await dapr.TryDeleteStateAsync(store, key, staleEtag, options));
+        Assert.NotNull(await dapr.GetStateAsync<Profile>(store, key));
     }
 
     /// <summary>Dapr's state.redis ignores the etag under last-write concurrency: the last write wins.</summary>
     [Fact]
     public async Task RedisLastWriteConcurrencyIgnoresAStaleEtagAndTheLastWriteWins()
     {
+        var dapr = await fixture.Stores.ClientAsync(ResourcesFolder.RedisStore);
         var store = ResourcesFolder.RedisStore;
         var key = NewKey();
         var lastWrite = new StateOptions { Concurrency = ConcurrencyMode.LastWrite };
-        await Dapr.SaveStateAsync(store, key, new Profile("first", 1));
-        var (_, staleEtag) = await Dapr.GetStateAndETagAsync<Profile>(store, key);
-        await Dapr.SaveStateAsync(store, key, new Profile("second", 2));
+        await dapr.SaveStateAsync(store, key, new Profile("first", 1));
+        var (_, staleEtag) = await dapr.GetStateAndETagAsync<Profile>(store, key);
+        await dapr.SaveStateAsync(store, key, new Profile("second", 2));
 
-        Assert.True(await Dapr.TrySaveStateAsync(store, key, new Profile("third", 3), staleEtag, lastWrite));
+        Assert.True(await dapr.TrySaveStateAsync(store, key, new Profile("third", 3), staleEtag, lastWrite));
 
-        Assert.Equal(new Profile("third", 3), await Dapr.GetStateAsync<Profile>(store, key));
+        Assert.Equal(new Profile("third", 3), await dapr.GetStateAsync<Profile>(store, key));
     }
 
     [Theory]
@@ -114,17 +111,18 @@ public sealed class StateStoreTests(InfrastructureFixture infra, StateSidecarFix
     [InlineData(ResourcesFolder.PostgresStore)]
     public async Task TrySaveWithTheCurrentEtagSucceedsAndChangesTheEtag(string store)
     {
+        var dapr = await fixture.Stores.ClientAsync(store);
         var key = NewKey();
-        await Dapr.SaveStateAsync(store, key, new Profile("first", 1));
-        var (_, etag) = await Dapr.GetStateAndETagAsync<Profile>(store, key);
+        await dapr.SaveStateAsync(store, key, new Profile("first", 1));
+        var (_, etag) = await dapr.GetStateAndETagAsync<Profile>(store, key);
 
-        Assert.True(await Dapr.TrySaveStateAsync(store, key, new Profile("second", 2), etag));
+        Assert.True(await dapr.TrySaveStateAsync(store, key, new Profile("second", 2), etag));
 
-        var (value, newEtag) = await Dapr.GetStateAndETagAsync<Profile>(store, key);
+        var (value, newEtag) = await dapr.GetStateAndETagAsync<Profile>(store, key);
         Assert.Equal(new Profile("second", 2), value);
         Assert.NotEqual(etag, newEtag);
-        Assert.True(await Dapr.TryDeleteStateAsync(store, key, newEtag));
-        Assert.Null(await Dapr.GetStateAsync<Profile>(store, key));
+        Assert.True(await dapr.TryDeleteStateAsync(store, key, newEtag));
+        Assert.Null(await dapr.GetStateAsync<Profile>(store, key));
     }
 
     [Theory]
@@ -132,21 +130,22 @@ public sealed class StateStoreTests(InfrastructureFixture infra, StateSidecarFix
     [InlineData(ResourcesFolder.PostgresStore)]
     public async Task BulkGetReturnsEveryRequestedKeyWithValuesAndEtags(string store)
     {
+        var dapr = await fixture.Stores.ClientAsync(store);
         var keys = Enumerable.Range(0, 3).Select(_ => NewKey()).ToArray();
         for (var i = 0; i < keys.Length; i++)
         {
-            await Dapr.SaveStateAsync(store, keys[i], new Profile($"user{i}", i));
+            await dapr.SaveStateAsync(store, keys[i], new Profile($"user{i}", i));
         }
 
         var missing = NewKey();
-        var items = await Dapr.GetBulkStateAsync(store, [.. keys, missing], parallelism: 2);
+        var items = await dapr.GetBulkStateAsync(store, [.. keys, missing], parallelism: 2);
 
         Assert.Equal(4, items.Count);
         for (var i = 0; i < keys.Length; i++)
         {
             var item = Assert.Single(items, x => x.Key == keys[i]);
             Assert.Equal(new Profile($"user{i}", i), JsonSerializer.Deserialize<Profile>(item.Value, JsonSerializerOptions.Web));
-            var (_, etag) = await Dapr.GetStateAndETagAsync<Profile>(store, keys[i]);
+            var (_, etag) = await dapr.GetStateAndETagAsync<Profile>(store, keys[i]);
             Assert.Equal(etag, item.ETag);
         }
 
@@ -159,19 +158,20 @@ public sealed class StateStoreTests(InfrastructureFixture infra, StateSidecarFix
     [InlineData(ResourcesFolder.PostgresStore)]
     public async Task TransactionAppliesEveryUpsertAndDelete(string store)
     {
+        var dapr = await fixture.Stores.ClientAsync(store);
         var (a, b, doomed) = (NewKey(), NewKey(), NewKey());
-        await Dapr.SaveStateAsync(store, doomed, new Profile("doomed", 0));
+        await dapr.SaveStateAsync(store, doomed, new Profile("doomed", 0));
 
-        await Dapr.ExecuteStateTransactionAsync(store,
+        await dapr.ExecuteStateTransactionAsync(store,
         [
             new StateTransactionRequest(a, JsonSerializer.SerializeToUtf8Bytes(new Profile("a", 1), JsonSerializerOptions.Web), StateOperationType.Upsert),
             new StateTransactionRequest(b, JsonSerializer.SerializeToUtf8Bytes(new Profile("b", 2), JsonSerializerOptions.Web), StateOperationType.Upsert),
             new StateTransactionRequest(doomed, null, StateOperationType.Delete),
         ]);
 
-        Assert.Equal(new Profile("a", 1), await Dapr.GetStateAsync<Profile>(store, a));
-        Assert.Equal(new Profile("b", 2), await Dapr.GetStateAsync<Profile>(store, b));
-        Assert.Null(await Dapr.GetStateAsync<Profile>(store, doomed));
+        Assert.Equal(new Profile("a", 1), await dapr.GetStateAsync<Profile>(store, a));
+        Assert.Equal(new Profile("b", 2), await dapr.GetStateAsync<Profile>(store, b));
+        Assert.Null(await dapr.GetStateAsync<Profile>(store, doomed));
     }
 
     /// <summary>
@@ -182,39 +182,41 @@ public sealed class StateStoreTests(InfrastructureFixture infra, StateSidecarFix
     [Fact]
     public async Task PostgresTransactionWithOneStaleEtagAppliesNoOperation()
     {
+        var dapr = await fixture.Stores.ClientAsync(ResourcesFolder.PostgresStore);
         var store = ResourcesFolder.PostgresStore;
         var (fresh, guarded) = (NewKey(), NewKey());
-        await Dapr.SaveStateAsync(store, guarded, new Profile("guarded", 1));
-        var (_, staleEtag) = await Dapr.GetStateAndETagAsync<Profile>(store, guarded);
-        await Dapr.SaveStateAsync(store, guarded, new Profile("guarded", 2));
+        await dapr.SaveStateAsync(store, guarded, new Profile("guarded", 1));
+        var (_, staleEtag) = await dapr.GetStateAndETagAsync<Profile>(store, guarded);
+        await dapr.SaveStateAsync(store, guarded, new Profile("guarded", 2));
 
-        var call = () => Dapr.ExecuteStateTransactionAsync(store,
+        var call = () => dapr.ExecuteStateTransactionAsync(store,
         [
             new StateTransactionRequest(fresh, JsonSerializer.SerializeToUtf8Bytes(new Profile("fresh", 1), JsonSerializerOptions.Web), StateOperationType.Upsert),
             new StateTransactionRequest(guarded, JsonSerializer.SerializeToUtf8Bytes(new Profile("guarded", 3), JsonSerializerOptions.Web), StateOperationType.Upsert, staleEtag),
         ]);
         await Assert.ThrowsAnyAsync<global::Dapr.DaprException>(call);
 
-        Assert.Null(await Dapr.GetStateAsync<Profile>(store, fresh));
-        Assert.Equal(new Profile("guarded", 2), await Dapr.GetStateAsync<Profile>(store, guarded));
+        Assert.Null(await dapr.GetStateAsync<Profile>(store, fresh));
+        Assert.Equal(new Profile("guarded", 2), await dapr.GetStateAsync<Profile>(store, guarded));
     }
 
     [Fact]
     public async Task RedisTransactionWithAMalformedEtagIsRejectedBeforeAnythingIsApplied()
     {
+        var dapr = await fixture.Stores.ClientAsync(ResourcesFolder.RedisStore);
         var store = ResourcesFolder.RedisStore;
         var (fresh, guarded) = (NewKey(), NewKey());
-        await Dapr.SaveStateAsync(store, guarded, new Profile("guarded", 1));
+        await dapr.SaveStateAsync(store, guarded, new Profile("guarded", 1));
 
-        var status = await DaprErrors.GrpcStatusOfAsync(() => Dapr.ExecuteStateTransactionAsync(store,
+        var status = await DaprErrors.GrpcStatusOfAsync(() => dapr.ExecuteStateTransactionAsync(store,
         [
             new StateTransactionRequest(fresh, JsonSerializer.SerializeToUtf8Bytes(new Profile("fresh", 1), JsonSerializerOptions.Web), StateOperationType.Upsert),
             new StateTransactionRequest(guarded, JsonSerializer.SerializeToUtf8Bytes(new Profile("guarded", 3), JsonSerializerOptions.Web), StateOperationType.Upsert, "not-a-version"),
         ]));
 
         Assert.NotEqual(StatusCode.OK, status);
-        Assert.Null(await Dapr.GetStateAsync<Profile>(store, fresh));
-        Assert.Equal(new Profile("guarded", 1), await Dapr.GetStateAsync<Profile>(store, guarded));
+        Assert.Null(await dapr.GetStateAsync<Profile>(store, fresh));
+        Assert.Equal(new Profile("guarded", 1), await dapr.GetStateAsync<Profile>(store, guarded));
     }
 
     [Theory]
@@ -222,19 +224,21 @@ public sealed class StateStoreTests(InfrastructureFixture infra, StateSidecarFix
     [InlineData(ResourcesFolder.PostgresStore)]
     public async Task StateSavedWithTtlExpires(string store)
     {
+        var sidecar = await fixture.Stores.SidecarAsync(store);
+        var dapr = sidecar.CreateClient();
         var key = NewKey();
         var keeper = NewKey();
 
-        await Dapr.SaveStateAsync(store, key, new Profile("brief", 1), metadata: new Dictionary<string, string> { ["ttlInSeconds"] = "1" });
-        await Dapr.SaveStateAsync(store, keeper, new Profile("keeper", 1));
+        await dapr.SaveStateAsync(store, key, new Profile("brief", 1), metadata: new Dictionary<string, string> { ["ttlInSeconds"] = "1" });
+        await dapr.SaveStateAsync(store, keeper, new Profile("keeper", 1));
 
-        Assert.Equal(new Profile("brief", 1), await Dapr.GetStateAsync<Profile>(store, key));
+        Assert.Equal(new Profile("brief", 1), await dapr.GetStateAsync<Profile>(store, key));
         await Eventually.IsTrueAsync(
-            async () => await Dapr.GetStateAsync<Profile>(store, key) is null,
+            async () => await dapr.GetStateAsync<Profile>(store, key) is null,
             $"key {key} in {store} to expire after its 1 s TTL",
             TimeSpan.FromSeconds(6),
-            () => fixture.Sidecar.OutputTail());
-        Assert.Equal(new Profile("keeper", 1), await Dapr.GetStateAsync<Profile>(store, keeper));
+            () => sidecar.OutputTail());
+        Assert.Equal(new Profile("keeper", 1), await dapr.GetStateAsync<Profile>(store, keeper));
     }
 
     [Theory]
@@ -242,7 +246,7 @@ public sealed class StateStoreTests(InfrastructureFixture infra, StateSidecarFix
     [InlineData(ResourcesFolder.PostgresStore)]
     public async Task HttpStateApiSavesReadsWithAnEtagHeaderAndDeletesWithIfMatch(string store)
     {
-        var http = fixture.Sidecar.Http;
+        var http = (await fixture.Stores.SidecarAsync(store)).Http;
         var key = NewKey();
 
         using (var save = await http.PostAsJsonAsync($"/v1.0/state/{store}", new[] { new { key, value = new { name = "http", visits = 7 } } }))
@@ -278,10 +282,11 @@ public sealed class StateStoreTests(InfrastructureFixture infra, StateSidecarFix
     [Fact]
     public async Task UnknownStateStoreIsAnInvalidArgumentOverGrpcAndErrStateStoreNotFoundOverHttp()
     {
+        var dapr = await fixture.Stores.ClientAsync(ResourcesFolder.RedisStore);
         Assert.Equal(StatusCode.InvalidArgument,
-            await DaprErrors.GrpcStatusOfAsync(() => Dapr.GetStateAsync<Profile>("no-such-store", "k")));
+            await DaprErrors.GrpcStatusOfAsync(() => dapr.GetStateAsync<Profile>("no-such-store", "k")));
 
-        using var response = await fixture.Sidecar.Http.GetAsync("/v1.0/state/no-such-store/k");
+        using var response = await (await fixture.Stores.SidecarAsync(ResourcesFolder.RedisStore)).Http.GetAsync("/v1.0/state/no-such-store/k");
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         var error = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
         Assert.Equal("ERR_STATE_STORE_NOT_FOUND", (string?)error["errorCode"]);
@@ -291,30 +296,32 @@ public sealed class StateStoreTests(InfrastructureFixture infra, StateSidecarFix
     [Fact]
     public async Task MalformedRedisEtagIsInvalidArgumentOverGrpcAndBadRequestOverHttp()
     {
+        var dapr = await fixture.Stores.ClientAsync(ResourcesFolder.RedisStore);
         var store = ResourcesFolder.RedisStore;
         var key = NewKey();
-        await Dapr.SaveStateAsync(store, key, new Profile("x", 1));
+        await dapr.SaveStateAsync(store, key, new Profile("x", 1));
 
         Assert.Equal(StatusCode.InvalidArgument,
-            await DaprErrors.GrpcStatusOfAsync(() => Dapr.TrySaveStateAsync(store, key, new Profile("y", 2), "not-a-number")));
+            await DaprErrors.GrpcStatusOfAsync(() => dapr.TrySaveStateAsync(store, key, new Profile("y", 2), "not-a-number")));
 
         using var content = new StringContent(
             $$"""[{"key":"{{key}}","value":{"name":"y","visits":2},"etag":"not-a-number"}]""", Encoding.UTF8, "application/json");
-        using var response = await fixture.Sidecar.Http.PostAsync($"/v1.0/state/{store}", content);
+        using var response = await (await fixture.Stores.SidecarAsync(store)).Http.PostAsync($"/v1.0/state/{store}", content);
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Equal(new Profile("x", 1), await Dapr.GetStateAsync<Profile>(store, key));
+        Assert.Equal(new Profile("x", 1), await dapr.GetStateAsync<Profile>(store, key));
     }
 
     /// <summary>Dapr's state.postgresql v2 treats an etag that is not a uuid as a mismatch (ABORTED), not as invalid.</summary>
     [Fact]
     public async Task MalformedPostgresEtagIsAMismatchSoTrySaveReturnsFalse()
     {
+        var dapr = await fixture.Stores.ClientAsync(ResourcesFolder.PostgresStore);
         var store = ResourcesFolder.PostgresStore;
         var key = NewKey();
-        await Dapr.SaveStateAsync(store, key, new Profile("x", 1));
+        await dapr.SaveStateAsync(store, key, new Profile("x", 1));
 
-        Assert.False(await Dapr.TrySaveStateAsync(store, key, new Profile("y", 2), "not-a-uuid"));
+        Assert.False(await dapr.TrySaveStateAsync(store, key, new Profile("y", 2), "not-a-uuid"));
 
-        Assert.Equal(new Profile("x", 1), await Dapr.GetStateAsync<Profile>(store, key));
+        Assert.Equal(new Profile("x", 1), await dapr.GetStateAsync<Profile>(store, key));
     }
 }

@@ -9,9 +9,7 @@ namespace Personalization.Sidecar.ConformanceTests;
 
 public sealed class LayoutSidecarFixture : SidecarFixture
 {
-    public SidecarProcess Sidecar { get; private set; } = null!;
-
-    public DaprClient Client { get; private set; } = null!;
+    public StoreSidecars Stores { get; private set; } = null!;
 
     public ConnectionMultiplexer Redis { get; private set; } = null!;
 
@@ -19,9 +17,7 @@ public sealed class LayoutSidecarFixture : SidecarFixture
 
     protected override async Task StartAsync()
     {
-        Resources.WithRedisStateStore(Infra).WithPostgresStateStore(Infra);
-        Sidecar = Own(await SidecarProcess.StartAsync(new SidecarOptions(AppId, Resources.Path)));
-        Client = Sidecar.CreateClient();
+        Stores = Own(new StoreSidecars(AppId, Infra));
         Redis = await ConnectionMultiplexer.ConnectAsync(Infra.Redis);
         Own(new AsyncDisposable(Redis.DisposeAsync));
     }
@@ -53,11 +49,12 @@ public sealed class StorageLayoutTests(InfrastructureFixture infra, LayoutSideca
     [Fact]
     public async Task RedisStateIsAHashUnderAppIdPrefixedKeyWithDataAndAnIncrementingVersion()
     {
+        var dapr = await fixture.Stores.ClientAsync(ResourcesFolder.RedisStore);
         var key = NewKey();
         var db = fixture.Redis.GetDatabase();
         var redisKey = $"{fixture.AppId}||{key}";
 
-        await fixture.Client.SaveStateAsync(ResourcesFolder.RedisStore, key, new Profile("ada", 1));
+        await dapr.SaveStateAsync(ResourcesFolder.RedisStore, key, new Profile("ada", 1));
 
         Assert.Equal(RedisType.Hash, await db.KeyTypeAsync(redisKey));
         var fields = (await db.HashGetAllAsync(redisKey)).ToDictionary(e => e.Name.ToString(), e => e.Value);
@@ -66,9 +63,9 @@ public sealed class StorageLayoutTests(InfrastructureFixture infra, LayoutSideca
         Assert.False(fields.ContainsKey("first-write"), "last-write saves must not set the first-write field");
         Assert.Equal(2, fields.Count);
 
-        await fixture.Client.SaveStateAsync(ResourcesFolder.RedisStore, key, new Profile("ada", 2));
+        await dapr.SaveStateAsync(ResourcesFolder.RedisStore, key, new Profile("ada", 2));
         Assert.Equal("2", (await db.HashGetAsync(redisKey, "version")).ToString());
-        var (_, etag) = await fixture.Client.GetStateAndETagAsync<Profile>(ResourcesFolder.RedisStore, key);
+        var (_, etag) = await dapr.GetStateAndETagAsync<Profile>(ResourcesFolder.RedisStore, key);
         Assert.Equal("2", etag);
         Assert.Null(await db.KeyTimeToLiveAsync(redisKey));
     }
@@ -76,11 +73,12 @@ public sealed class StorageLayoutTests(InfrastructureFixture infra, LayoutSideca
     [Fact]
     public async Task RedisFirstWriteSaveMarksTheHashWithFirstWriteZero()
     {
+        var dapr = await fixture.Stores.ClientAsync(ResourcesFolder.RedisStore);
         var key = NewKey();
         var db = fixture.Redis.GetDatabase();
-        await fixture.Client.SaveStateAsync(ResourcesFolder.RedisStore, key, new Profile("ada", 1));
+        await dapr.SaveStateAsync(ResourcesFolder.RedisStore, key, new Profile("ada", 1));
 
-        Assert.True(await fixture.Client.TrySaveStateAsync(ResourcesFolder.RedisStore, key, new Profile("ada", 2), "1",
+        Assert.True(await dapr.TrySaveStateAsync(ResourcesFolder.RedisStore, key, new Profile("ada", 2), "1",
             new StateOptions { Concurrency = ConcurrencyMode.FirstWrite }));
 
         var redisKey = $"{fixture.AppId}||{key}";
@@ -91,8 +89,9 @@ public sealed class StorageLayoutTests(InfrastructureFixture infra, LayoutSideca
     [Fact]
     public async Task RedisTtlBecomesAnExpireOnTheHash()
     {
+        var dapr = await fixture.Stores.ClientAsync(ResourcesFolder.RedisStore);
         var key = NewKey();
-        await fixture.Client.SaveStateAsync(ResourcesFolder.RedisStore, key, new Profile("ada", 1),
+        await dapr.SaveStateAsync(ResourcesFolder.RedisStore, key, new Profile("ada", 1),
             metadata: new Dictionary<string, string> { ["ttlInSeconds"] = "100" });
 
         var ttl = await fixture.Redis.GetDatabase().KeyTimeToLiveAsync($"{fixture.AppId}||{key}");
@@ -103,24 +102,26 @@ public sealed class StorageLayoutTests(InfrastructureFixture infra, LayoutSideca
     [Fact]
     public async Task AHashWrittenTheWayDaprdWritesItIsReadThroughTheSidecar()
     {
+        var dapr = await fixture.Stores.ClientAsync(ResourcesFolder.RedisStore);
         var key = NewKey();
         var db = fixture.Redis.GetDatabase();
         await db.HashSetAsync($"{fixture.AppId}||{key}", [new HashEntry("data", Json(new Profile("written-by-daprd", 5))), new HashEntry("version", 7)]);
 
-        var (value, etag) = await fixture.Client.GetStateAndETagAsync<Profile>(ResourcesFolder.RedisStore, key);
+        var (value, etag) = await dapr.GetStateAndETagAsync<Profile>(ResourcesFolder.RedisStore, key);
 
         Assert.Equal(new Profile("written-by-daprd", 5), value);
         Assert.Equal("7", etag);
-        Assert.False(await fixture.Client.TrySaveStateAsync(ResourcesFolder.RedisStore, key, new Profile("x", 0), "6"));
-        Assert.True(await fixture.Client.TrySaveStateAsync(ResourcesFolder.RedisStore, key, new Profile("x", 0), "7"));
+        Assert.False(await dapr.TrySaveStateAsync(ResourcesFolder.RedisStore, key, new Profile("x", 0), "6"));
+        Assert.True(await dapr.TrySaveStateAsync(ResourcesFolder.RedisStore, key, new Profile("x", 0), "7"));
         Assert.Equal("8", (await db.HashGetAsync($"{fixture.AppId}||{key}", "version")).ToString());
     }
 
     [Fact]
     public async Task PostgresStateTableHasDaprV2Columns()
     {
+        var dapr = await fixture.Stores.ClientAsync(ResourcesFolder.PostgresStore);
         // Any write makes sure the component created its schema.
-        await fixture.Client.SaveStateAsync(ResourcesFolder.PostgresStore, NewKey(), new Profile("schema", 0));
+        await dapr.SaveStateAsync(ResourcesFolder.PostgresStore, NewKey(), new Profile("schema", 0));
         await using var db = await OpenPostgresAsync();
 
         await using var columns = new NpgsqlCommand(
@@ -156,9 +157,10 @@ public sealed class StorageLayoutTests(InfrastructureFixture infra, LayoutSideca
     [Fact]
     public async Task PostgresRowHoldsTheValueBytesUnderAppIdPrefixedKeyWithAUuidEtagThatChangesOnEveryWrite()
     {
+        var dapr = await fixture.Stores.ClientAsync(ResourcesFolder.PostgresStore);
         var key = NewKey();
-        await fixture.Client.SaveStateAsync(ResourcesFolder.PostgresStore, key, new Profile("ada", 1));
-        var (_, etag) = await fixture.Client.GetStateAndETagAsync<Profile>(ResourcesFolder.PostgresStore, key);
+        await dapr.SaveStateAsync(ResourcesFolder.PostgresStore, key, new Profile("ada", 1));
+        var (_, etag) = await dapr.GetStateAndETagAsync<Profile>(ResourcesFolder.PostgresStore, key);
 
         var first = await ReadRowAsync($"{fixture.AppId}||{key}");
         Assert.NotNull(first);
@@ -167,7 +169,7 @@ public sealed class StorageLayoutTests(InfrastructureFixture infra, LayoutSideca
         Assert.Null(first.Value.ExpiresAt);
         Assert.Null(first.Value.UpdatedAt);
 
-        await fixture.Client.SaveStateAsync(ResourcesFolder.PostgresStore, key, new Profile("ada", 2));
+        await dapr.SaveStateAsync(ResourcesFolder.PostgresStore, key, new Profile("ada", 2));
         var second = await ReadRowAsync($"{fixture.AppId}||{key}");
         Assert.NotNull(second);
         Assert.Equal(Json(new Profile("ada", 2)), second.Value.Value);
@@ -178,8 +180,9 @@ public sealed class StorageLayoutTests(InfrastructureFixture infra, LayoutSideca
     [Fact]
     public async Task PostgresTtlSetsExpiresAt()
     {
+        var dapr = await fixture.Stores.ClientAsync(ResourcesFolder.PostgresStore);
         var key = NewKey();
-        await fixture.Client.SaveStateAsync(ResourcesFolder.PostgresStore, key, new Profile("ada", 1),
+        await dapr.SaveStateAsync(ResourcesFolder.PostgresStore, key, new Profile("ada", 1),
             metadata: new Dictionary<string, string> { ["ttlInSeconds"] = "100" });
 
         var row = await ReadRowAsync($"{fixture.AppId}||{key}");
@@ -192,6 +195,7 @@ public sealed class StorageLayoutTests(InfrastructureFixture infra, LayoutSideca
     [Fact]
     public async Task APostgresRowWrittenTheWayDaprdWritesItIsReadThroughTheSidecar()
     {
+        var dapr = await fixture.Stores.ClientAsync(ResourcesFolder.PostgresStore);
         var key = NewKey();
         var etag = Guid.NewGuid();
         await using (var db = await OpenPostgresAsync())
@@ -203,7 +207,7 @@ public sealed class StorageLayoutTests(InfrastructureFixture infra, LayoutSideca
             await insert.ExecuteNonQueryAsync();
         }
 
-        var (value, readEtag) = await fixture.Client.GetStateAndETagAsync<Profile>(ResourcesFolder.PostgresStore, key);
+        var (value, readEtag) = await dapr.GetStateAndETagAsync<Profile>(ResourcesFolder.PostgresStore, key);
 
         Assert.Equal(new Profile("written-by-daprd", 5), value);
         Assert.Equal(etag, Guid.Parse(readEtag));

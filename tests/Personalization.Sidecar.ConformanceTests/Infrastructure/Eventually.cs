@@ -21,7 +21,7 @@ public static class Eventually
                     return value;
                 }
             }
-            catch (Exception ex) when (ex is not OperationCanceledException)
+            catch (Exception ex) when (ex is not OperationCanceledException and not GiveUpException)
             {
                 last = ex;
             }
@@ -56,3 +56,6 @@ public static class Eventually
         Func<bool> probe, string waitingFor, TimeSpan? timeout = null, Func<string>? diagnostics = null) =>
         IsTrueAsync(() => Task.FromResult(probe()), waitingFor, timeout, diagnostics);
 }
+
+/// <summary>Thrown by a probe when waiting longer cannot help (the process under test is gone).</summary>
+public sealed class GiveUpException(string message) : Exception(message);

@@ -209,7 +209,7 @@ public sealed class SidecarProcess : IAsyncDisposable
             {
                 if (_process.HasExited)
                 {
-                    throw new InvalidOperationException($"The sidecar exited with code {_process.ExitCode} before it was healthy.{Environment.NewLine}{OutputTail()}");
+                    throw new GiveUpException($"The sidecar {Options.AppId} exited with code {_process.ExitCode} before it was healthy.{Environment.NewLine}{OutputTail()}");
                 }
 
                 using var response = await Http.GetAsync("/v1.0/healthz");
