@@ -1,11 +1,20 @@
+using Personalization.Collector.Apis;
+using Personalization.Collector.Extensions;
+
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
-builder.AddRedisClient("redis");
-builder.AddRabbitMQClient("rabbitmq");
+builder.AddApplicationServices();
 builder.Services.AddOpenApi();
 
 var app = builder.Build();
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+// Some Segment SDKs gzip their batches; limits apply to the decompressed JSON.
+app.UseRequestDecompression();
 app.MapOpenApi();
 app.MapDefaultEndpoints();
+app.MapTrackingApiV1();
 app.MapGet("/", () => TypedResults.Ok(new { service = "collector" })).ExcludeFromDescription();
 app.Run();
+
+public partial class Program;

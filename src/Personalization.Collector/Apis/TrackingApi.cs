@@ -1,0 +1,139 @@
+using System.Buffers;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Personalization.Collector.Model;
+
+namespace Personalization.Collector.Apis;
+
+/// <summary>
+/// The Segment HTTP Tracking API: <c>POST /v1/{track|identify|page|screen|group|alias|batch}</c> and
+/// the analytics.js short forms. Answers <c>{"success":true}</c> only once the broker holds every new
+/// event; bad input is a 400 problem+json, an unreachable broker or store a 503 with Retry-After.
+/// </summary>
+public static class TrackingApi
+{
+    /// <summary>The header the gateway puts the write key's source name in.</summary>
+    public const string SourceHeader = "X-Source";
+
+    public static IEndpointRouteBuilder MapTrackingApiV1(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/v1").WithTags("Tracking");
+        foreach (var path in new[] { "track", "identify", "page", "screen", "group", "alias", "t", "i", "p", "s", "g", "a" })
+        {
+            var type = SegmentRequestReader.TypeOfPath(path)!;
+            api.MapPost("/" + path, (HttpContext context, TrackingServices services, CancellationToken cancellationToken) =>
+                    HandleAsync(context, type, services, cancellationToken))
+                .WithName(path.Length == 1 ? "short-" + path : path);
+        }
+        api.MapPost("/batch", (HttpContext context, TrackingServices services, CancellationToken cancellationToken) =>
+            HandleAsync(context, type: null, services, cancellationToken)).WithName("batch");
+        api.MapPost("/b", (HttpContext context, TrackingServices services, CancellationToken cancellationToken) =>
+            HandleAsync(context, type: null, services, cancellationToken)).WithName("short-b");
+        return app;
+    }
+
+    /// <summary><paramref name="type"/> is the single event's type, or null for a batch.</summary>
+    public static async Task<Results<Ok<SegmentSuccess>, ProblemHttpResult>> HandleAsync(
+        HttpContext context, string? type, TrackingServices services, CancellationToken cancellationToken)
+    {
+        var options = services.Options.Value;
+        var limit = type is null ? options.MaxBatchBytes : options.MaxEventBytes;
+        var endpointType = type ?? "batch";
+        var info = new RequestInfo(services.Time.GetUtcNow(), SourceOf(context.Request), ClientIpOf(context));
+
+        if (context.Request.ContentLength is { } declared && declared > limit)
+        {
+            return Rejected(services.Reader.TooLarge(type is null, declared), endpointType, services);
+        }
+
+        var buffer = ArrayPool<byte>.Shared.Rent(limit + 1);
+        try
+        {
+            var length = await ReadBodyAsync(context.Request, buffer, limit + 1, cancellationToken);
+            if (length > limit)
+            {
+                return Rejected(services.Reader.TooLarge(type is null, size: null), endpointType, services);
+            }
+            var body = buffer.AsMemory(0, length);
+            var read = type is null ? services.Reader.ReadBatch(body, info) : services.Reader.ReadSingle(body, type, info);
+            if (read.Problem is { } problem)
+            {
+                return Rejected(problem, endpointType, services);
+            }
+
+            var outcome = await services.Pipeline.IngestAsync(read.Events, cancellationToken);
+            if (outcome.Problem is { } unavailable)
+            {
+                services.Metrics.Rejected(endpointType, unavailable.Reason);
+                context.Response.Headers.RetryAfter = options.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                return Problem(unavailable);
+            }
+            return TypedResults.Ok(SegmentSuccess.Instance);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Reads at most <paramref name="max"/> bytes: one more than the limit is enough to know it was exceeded.</summary>
+    private static async Task<int> ReadBodyAsync(HttpRequest request, byte[] buffer, int max, CancellationToken cancellationToken)
+    {
+        var length = 0;
+        while (length < max)
+        {
+            var read = await request.Body.ReadAsync(buffer.AsMemory(length, max - length), cancellationToken);
+            if (read == 0)
+            {
+                break;
+            }
+            length += read;
+        }
+        return length;
+    }
+
+    private static ProblemHttpResult Rejected(RequestProblem problem, string endpointType, TrackingServices services)
+    {
+        services.Metrics.Rejected(endpointType, problem.Reason);
+        Log.Rejected(services.Logger, endpointType, problem.Reason, problem.Detail);
+        return Problem(problem);
+    }
+
+    private static ProblemHttpResult Problem(RequestProblem problem) =>
+        TypedResults.Problem(
+            detail: problem.Detail,
+            statusCode: problem.Status,
+            title: problem.Title,
+            type: problem.Type,
+            extensions: problem.Errors.Count == 0 ? null : new Dictionary<string, object?> { ["errors"] = problem.Errors });
+
+    private static string? SourceOf(HttpRequest request) =>
+        request.Headers.TryGetValue(SourceHeader, out var values) && !string.IsNullOrWhiteSpace(values.ToString()) ? values.ToString() : null;
+
+    private static string? ClientIpOf(HttpContext context)
+    {
+        var forwarded = context.Request.Headers["X-Forwarded-For"].ToString();
+        if (!string.IsNullOrEmpty(forwarded))
+        {
+            var first = forwarded.AsSpan();
+            var comma = first.IndexOf(',');
+            return (comma >= 0 ? first[..comma] : first).Trim().ToString();
+        }
+        return context.Connection.RemoteIpAddress?.ToString();
+    }
+}
+
+/// <summary>What a tracking request needs, resolved once per request.</summary>
+public sealed record TrackingServices(
+    SegmentRequestReader Reader,
+    IngestionPipeline Pipeline,
+    CollectorMetrics Metrics,
+    IOptions<CollectorOptions> Options,
+    TimeProvider Time,
+    ILogger<TrackingServices> Logger);
+
+internal static partial class Log
+{
+    [LoggerMessage(Level = LogLevel.Information, Message = "Rejected {EndpointType} request ({Reason}): {Detail}")]
+    public static partial void Rejected(ILogger logger, string endpointType, string reason, string detail);
+}

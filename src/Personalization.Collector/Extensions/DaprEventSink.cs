@@ -1,0 +1,82 @@
+using Dapr;
+using Dapr.Client;
+using Grpc.Core;
+using Personalization.Collector.Model;
+using Personalization.Contracts;
+
+namespace Personalization.Collector.Extensions;
+
+/// <summary>
+/// Markers in the Dapr state store (<c>dedupe:{messageId}</c> with <c>ttlInSeconds</c>), events on
+/// <see cref="Topics.EventsCollected"/> with one bulk publish; every transport failure becomes
+/// <see cref="EventSinkUnavailableException"/>.
+/// </summary>
+public sealed class DaprEventSink(DaprClient dapr) : IEventSink
+{
+    public async Task<IReadOnlySet<string>> FindSeenAsync(IReadOnlyList<string> messageIds, CancellationToken cancellationToken)
+    {
+        var keys = new List<string>(messageIds.Count);
+        foreach (var id in messageIds)
+        {
+            keys.Add(DedupeKeys.Marker(id));
+        }
+        var items = await Guard("read de-duplication markers",
+            () => dapr.GetBulkStateAsync(StateKeys.Store, keys, parallelism: null, metadata: null, cancellationToken));
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var item in items)
+        {
+            if (!string.IsNullOrEmpty(item.Value) && item.Key.StartsWith(DedupeKeys.Prefix, StringComparison.Ordinal))
+            {
+                seen.Add(item.Key[DedupeKeys.Prefix.Length..]);
+            }
+        }
+        return seen;
+    }
+
+    public async Task<IReadOnlyList<string>> PublishAsync(IReadOnlyList<CollectedEvent> events, CancellationToken cancellationToken)
+    {
+        var response = await Guard("publish to " + Topics.EventsCollected,
+            () => dapr.BulkPublishEventAsync(Topics.PubSub, Topics.EventsCollected, events, metadata: null, cancellationToken));
+        var failed = new List<string>(response.FailedEntries.Count);
+        foreach (var entry in response.FailedEntries)
+        {
+            failed.Add(entry.Entry.EventData.MessageId);
+        }
+        return failed;
+    }
+
+    public Task MarkSeenAsync(IReadOnlyList<string> messageIds, DateTimeOffset receivedAt, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        var metadata = new Dictionary<string, string> { ["ttlInSeconds"] = ((long)ttl.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        var items = new List<SaveStateItem<DateTimeOffset>>(messageIds.Count);
+        foreach (var id in messageIds)
+        {
+            items.Add(new SaveStateItem<DateTimeOffset>(DedupeKeys.Marker(id), receivedAt, etag: null!, stateOptions: null, metadata: metadata));
+        }
+        return Guard("write de-duplication markers", async () =>
+        {
+            await dapr.SaveBulkStateAsync(StateKeys.Store, items, cancellationToken);
+            return true;
+        });
+    }
+
+    private static async Task<T> Guard<T>(string what, Func<Task<T>> call)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (DaprException e)
+        {
+            throw new EventSinkUnavailableException($"Could not {what}: {e.InnerException?.Message ?? e.Message}", e);
+        }
+        catch (RpcException e)
+        {
+            throw new EventSinkUnavailableException($"Could not {what}: {e.Status.Detail}", e);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new EventSinkUnavailableException($"Could not {what}: {e.Message}", e);
+        }
+    }
+}

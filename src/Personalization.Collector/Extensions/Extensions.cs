@@ -1,0 +1,39 @@
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Personalization.Collector.Apis;
+using Personalization.Collector.Model;
+
+namespace Personalization.Collector.Extensions;
+
+internal static class Extensions
+{
+    public static IHostApplicationBuilder AddApplicationServices(this IHostApplicationBuilder builder)
+    {
+        builder.AddDaprSidecarHealthCheck();
+
+        builder.Services.AddOptions<CollectorOptions>()
+            .Bind(builder.Configuration.GetSection(CollectorOptions.Section))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+
+        // Events are published with the same source-generated metadata the API reads requests with.
+        var daprJson = new JsonSerializerOptions(JsonSerializerDefaults.Web)
+        {
+            TypeInfoResolver = JsonTypeInfoResolver.Combine(CollectorJsonContext.Default, new DefaultJsonTypeInfoResolver()),
+        };
+        builder.Services.AddDaprClient(dapr => dapr.UseJsonSerializationOptions(daprJson));
+
+        builder.Services.ConfigureHttpJsonOptions(json =>
+            json.SerializerOptions.TypeInfoResolverChain.Insert(0, CollectorJsonContext.Default));
+        builder.Services.AddProblemDetails();
+        builder.Services.AddRequestDecompression();
+
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<CollectorMetrics>();
+        builder.Services.AddSingleton(services => new SegmentRequestReader(services.GetRequiredService<Microsoft.Extensions.Options.IOptions<CollectorOptions>>().Value));
+        builder.Services.AddSingleton<IEventSink, DaprEventSink>();
+        builder.Services.AddSingleton<IngestionPipeline>();
+        builder.Services.AddSingleton<TrackingServices>();
+        return builder;
+    }
+}

@@ -1,0 +1,48 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Personalization.Contracts;
+
+namespace Personalization.Collector.Model;
+
+/// <summary>The collector's meter and activity source (both <c>Personalization.Collector</c>).</summary>
+public sealed class CollectorMetrics
+{
+    public const string Name = "Personalization.Collector";
+
+    public static readonly ActivitySource ActivitySource = new(Name);
+
+    private readonly Counter<long> _accepted;
+    private readonly Counter<long> _rejected;
+    private readonly Counter<long> _duplicates;
+    private readonly Histogram<int> _batchSize;
+
+    public CollectorMetrics(IMeterFactory meterFactory)
+    {
+        var meter = meterFactory.Create(Name);
+        _accepted = meter.CreateCounter<long>("collector.events.accepted", "{event}", "Events published to " + Topics.EventsCollected);
+        _rejected = meter.CreateCounter<long>("collector.events.rejected", "{request}", "Requests refused, by reason");
+        _duplicates = meter.CreateCounter<long>("collector.events.duplicate", "{event}", "Events dropped because their messageId was seen before");
+        _batchSize = meter.CreateHistogram<int>("collector.batch.size", "{event}", "Events per accepted request");
+    }
+
+    public void Accepted(IReadOnlyList<CollectedEvent> events)
+    {
+        foreach (var collected in events)
+        {
+            _accepted.Add(1, new KeyValuePair<string, object?>("event.type", collected.Type));
+        }
+    }
+
+    public void Duplicates(IReadOnlyList<CollectedEvent> events)
+    {
+        foreach (var collected in events)
+        {
+            _duplicates.Add(1, new KeyValuePair<string, object?>("event.type", collected.Type));
+        }
+    }
+
+    public void Rejected(string endpointType, string reason) =>
+        _rejected.Add(1, new KeyValuePair<string, object?>("event.type", endpointType), new KeyValuePair<string, object?>("reason", reason));
+
+    public void BatchSize(int events) => _batchSize.Record(events);
+}

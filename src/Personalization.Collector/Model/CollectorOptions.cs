@@ -1,0 +1,29 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Personalization.Collector.Model;
+
+/// <summary>Limits and timings of the collector, bound from the <c>Collector</c> configuration section.</summary>
+public sealed class CollectorOptions
+{
+    public const string Section = "Collector";
+
+    /// <summary>Largest single event, in bytes of JSON (Segment: 32 KB).</summary>
+    [Range(1024, 16 * 1024 * 1024)]
+    public int MaxEventBytes { get; set; } = 32 * 1024;
+
+    /// <summary>Largest request to <c>/v1/batch</c>, in bytes of JSON (Segment: 500 KB).</summary>
+    [Range(1024, 64 * 1024 * 1024)]
+    public int MaxBatchBytes { get; set; } = 500 * 1024;
+
+    /// <summary>How long a messageId is remembered for de-duplication (Segment: about 24 hours).</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "30.00:00:00")]
+    public TimeSpan DedupeWindow { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>How long one call to the sidecar (state or publish) may take before the request is answered 503.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:05:00")]
+    public TimeSpan SidecarTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The Retry-After the collector answers with when the broker or state store is unavailable.</summary>
+    [Range(1, 3600)]
+    public int RetryAfterSeconds { get; set; } = 5;
+}

@@ -1,0 +1,121 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Personalization.Contracts;
+
+namespace Personalization.Collector.Model;
+
+/// <summary>How a request's valid events fared: accepted (published or known duplicates) or refused with a problem.</summary>
+public sealed record IngestionOutcome(int Published, int Duplicates, RequestProblem? Problem)
+{
+    public bool IsAccepted => Problem is null;
+}
+
+/// <summary>
+/// The de-duplicate-then-publish flow: look markers up → drop events seen before → publish the rest in
+/// one bulk call → only then write markers. A marker written before publishing would lose the event if
+/// publishing failed; a duplicate slipping through a race is absorbed by aggregation's idempotency.
+/// Any failure to queue an event answers "unavailable", never "accepted".
+/// </summary>
+public sealed partial class IngestionPipeline(
+    IEventSink sink,
+    IOptions<CollectorOptions> options,
+    CollectorMetrics metrics,
+    TimeProvider time,
+    ILogger<IngestionPipeline> logger)
+{
+    public async Task<IngestionOutcome> IngestAsync(IReadOnlyList<CollectedEvent> events, CancellationToken cancellationToken)
+    {
+        if (events.Count == 0)
+        {
+            return new IngestionOutcome(0, 0, null);
+        }
+
+        using var activity = CollectorMetrics.ActivitySource.StartActivity("collector.ingest");
+        activity?.SetTag("collector.events", events.Count);
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.Value.SidecarTimeout);
+        try
+        {
+            var seen = await sink.FindSeenAsync(DedupePlan.DistinctIds(events), timeout.Token);
+            var plan = DedupePlan.Create(events, seen);
+            if (plan.Duplicates.Count > 0)
+            {
+                metrics.Duplicates(plan.Duplicates);
+                LogDuplicates(logger, plan.Duplicates.Count, events.Count);
+            }
+
+            if (plan.ToPublish.Count > 0)
+            {
+                var failed = await sink.PublishAsync(plan.ToPublish, timeout.Token);
+                if (failed.Count > 0)
+                {
+                    // What did reach the broker gets its marker, so the client's retry of the whole
+                    // request publishes only what is missing.
+                    var failedIds = failed.ToHashSet(StringComparer.Ordinal);
+                    var queued = plan.ToPublish.Where(e => !failedIds.Contains(e.MessageId)).ToList();
+                    await TryMarkAsync(queued, timeout.Token);
+                    metrics.Accepted(queued);
+                    LogPartialPublish(logger, failed.Count, plan.ToPublish.Count);
+                    activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, "partial publish");
+                    return Unavailable($"{failed.Count} of {plan.ToPublish.Count} events could not be queued; retry the request (events already queued are not duplicated).");
+                }
+                await TryMarkAsync(plan.ToPublish, timeout.Token);
+                metrics.Accepted(plan.ToPublish);
+            }
+
+            metrics.BatchSize(events.Count);
+            activity?.SetTag("collector.published", plan.ToPublish.Count);
+            activity?.SetTag("collector.duplicates", plan.Duplicates.Count);
+            return new IngestionOutcome(plan.ToPublish.Count, plan.Duplicates.Count, null);
+        }
+        catch (EventSinkUnavailableException e)
+        {
+            LogUnavailable(logger, e.Message, e.InnerException);
+            activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, e.Message);
+            return Unavailable("The event store or broker is unavailable; nothing was accepted. Retry later.");
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            LogTimedOut(logger, options.Value.SidecarTimeout);
+            activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, "timeout");
+            return Unavailable($"The broker did not confirm within {options.Value.SidecarTimeout.TotalSeconds:0.#} s; nothing was accepted. Retry later.");
+        }
+    }
+
+    private async Task TryMarkAsync(IReadOnlyList<CollectedEvent> published, CancellationToken cancellationToken)
+    {
+        if (published.Count == 0)
+        {
+            return;
+        }
+        try
+        {
+            await sink.MarkSeenAsync(DedupePlan.DistinctIds(published), time.GetUtcNow(), options.Value.DedupeWindow, cancellationToken);
+        }
+        catch (Exception e) when (e is EventSinkUnavailableException or OperationCanceledException)
+        {
+            // The events are safely queued; a missing marker only lets a retry through as a
+            // duplicate, which aggregation absorbs. Never turn a queued event into an error answer.
+            LogMarkerWriteFailed(logger, published.Count, e);
+        }
+    }
+
+    private static IngestionOutcome Unavailable(string detail) =>
+        new(0, 0, new RequestProblem(ProblemKind.Unavailable, "Events could not be queued", detail, []));
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Dropped {Duplicates} of {Events} events as duplicates")]
+    private static partial void LogDuplicates(ILogger logger, int duplicates, int events);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Broker refused {Failed} of {Events} events; answering 503")]
+    private static partial void LogPartialPublish(ILogger logger, int failed, int events);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Sidecar unavailable, answering 503: {Reason}")]
+    private static partial void LogUnavailable(ILogger logger, string reason, Exception? exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Sidecar did not answer within {Timeout}; answering 503")]
+    private static partial void LogTimedOut(ILogger logger, TimeSpan timeout);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Published {Events} events but could not write their de-duplication markers")]
+    private static partial void LogMarkerWriteFailed(ILogger logger, int events, Exception exception);
+}
