@@ -41,6 +41,12 @@ public static class StateKeys
 
     public static string Profile(string profileId) => $"profile:{profileId}";
     public static string Consent(string userId) => $"consent:{userId}";
+
+    /// <summary>The enrichment service's session of a profile (current session and recently seen message ids).</summary>
+    public static string Session(string profileId) => $"session:{profileId}";
+
+    /// <summary>The aggregation service's marker that an event was folded into the profile (written with a TTL).</summary>
+    public static string Seen(string profileId, string messageId) => $"seen:{profileId}:{messageId}";
 }
 
 /// <summary>Consent purposes an event can need.</summary>

@@ -1,10 +1,14 @@
+using Personalization.Enrichment.Extensions;
+using Personalization.Enrichment.IntegrationEvents;
+
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
-builder.AddRedisClient("redis");
-builder.Services.AddOpenApi();
+builder.AddApplicationServices();
 
 var app = builder.Build();
-app.MapOpenApi();
+app.UseCloudEvents(Extensions.CloudEvents);
+app.MapSubscribeHandler();
 app.MapDefaultEndpoints();
-app.MapGet("/", () => TypedResults.Ok(new { service = "enrichment" })).ExcludeFromDescription();
+app.MapOpenApi();
+app.MapEnrichmentSubscriptions();
 app.Run();
