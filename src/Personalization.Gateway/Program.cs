@@ -1,10 +1,26 @@
+using Personalization.Gateway.Extensions;
+
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
-
-builder.Services.AddOpenApi();
+builder.AddApplicationServices();
 
 var app = builder.Build();
-app.MapOpenApi();
+app.UseCorrelationId();
+app.UseRouting();
+app.UseCors();
+app.UseAuthentication();
+app.UseAuthorization();
+app.UseRateLimiter();
+app.UseRouteBodySizeLimits();
+
 app.MapDefaultEndpoints();
-app.MapGet("/", () => TypedResults.Ok(new { service = "gateway" })).ExcludeFromDescription();
+app.MapReverseProxy();
+app.MapFallback((HttpContext context) => TypedResults.Problem(
+    statusCode: StatusCodes.Status404NotFound,
+    type: GatewayProblems.NotFound,
+    title: "No such route",
+    detail: $"{context.Request.Method} {context.Request.Path} is not a route of this API.",
+    instance: context.Request.Path));
 app.Run();
+
+public partial class Program;

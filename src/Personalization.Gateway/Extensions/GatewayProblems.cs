@@ -1,0 +1,22 @@
+namespace Personalization.Gateway.Extensions;
+
+/// <summary>The gateway's own problem+json answers, each with a stable <c>type</c>.</summary>
+public static class GatewayProblems
+{
+    private const string TypePrefix = "urn:personalization:problem:";
+
+    public const string Unauthorized = TypePrefix + "unauthorized";
+    public const string Forbidden = TypePrefix + "forbidden";
+    public const string PayloadTooLarge = TypePrefix + "payload-too-large";
+    public const string RateLimited = TypePrefix + "rate-limited";
+    public const string NotFound = TypePrefix + "not-found";
+    public const string BadGateway = TypePrefix + "bad-gateway";
+
+    public static Task WriteAsync(HttpContext context, int status, string type, string title, string detail,
+        IDictionary<string, object?>? extensions = null)
+    {
+        var result = TypedResults.Problem(detail: detail, statusCode: status, title: title, type: type,
+            instance: context.Request.Path, extensions: extensions);
+        return result.ExecuteAsync(context);
+    }
+}
