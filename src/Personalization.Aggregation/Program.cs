@@ -1,11 +1,14 @@
+using Personalization.Aggregation.Extensions;
+using Personalization.Aggregation.IntegrationEvents;
+
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
-builder.AddRedisClient("redis");
-builder.AddNpgsqlDataSource("personalization");
-builder.Services.AddOpenApi();
+builder.AddApplicationServices();
 
 var app = builder.Build();
-app.MapOpenApi();
+app.UseCloudEvents(Extensions.CloudEvents);
+app.MapSubscribeHandler();
 app.MapDefaultEndpoints();
-app.MapGet("/", () => TypedResults.Ok(new { service = "aggregation" })).ExcludeFromDescription();
+app.MapOpenApi();
+app.MapAggregationSubscriptions();
 app.Run();
