@@ -1,10 +1,14 @@
+using Personalization.ProfileQuery.Apis;
+using Personalization.ProfileQuery.Extensions;
+
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
-builder.AddRedisClient("redis");
-builder.Services.AddOpenApi();
+builder.AddApplicationServices();
 
 var app = builder.Build();
-app.MapOpenApi();
+app.UseCloudEvents();
+app.MapSubscribeHandler();
 app.MapDefaultEndpoints();
-app.MapGet("/", () => TypedResults.Ok(new { service = "profile-query" })).ExcludeFromDescription();
+app.MapOpenApi();
+app.MapProfileApiV1();
 app.Run();

@@ -1,0 +1,70 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Dapr.Client;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Personalization.Contracts;
+using Personalization.ProfileQuery.Extensions;
+
+namespace Personalization.ProfileQuery.Apis;
+
+/// <summary>
+/// <c>GET /v1/profiles/{userId}</c>: the materialized profile and the user's current consent, read with one bulk
+/// state get. 404 problem+json when the user has no profile; 400 problem+json for an unusable id.
+/// </summary>
+public static class ProfileApi
+{
+    public const int MaxUserIdLength = 256;
+    public const string NotFoundType = "urn:personalization:problem:profile-not-found";
+    public const string InvalidRequestType = "urn:personalization:problem:invalid-request";
+
+    public static RouteGroupBuilder MapProfileApiV1(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/v1/profiles").WithTags("Profiles");
+        api.MapGet("/{userId}", GetProfileAsync);
+        return api;
+    }
+
+    public static async Task<Results<Ok<ProfileView>, ProblemHttpResult>> GetProfileAsync(
+        string userId, DaprClient dapr, ProfileQueryTelemetry telemetry, CancellationToken ct)
+    {
+        if (InvalidUserId(userId) is { } problem)
+        {
+            return TypedResults.Problem(detail: $"userId: {problem}", statusCode: StatusCodes.Status400BadRequest,
+                title: "Invalid request", type: InvalidRequestType, extensions: new Dictionary<string, object?> { ["field"] = "userId" });
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        var profileKey = StateKeys.Profile(userId);
+        var consentKey = StateKeys.Consent(userId);
+        var items = await dapr.GetBulkStateAsync(StateKeys.Store, [profileKey, consentKey], parallelism: null, cancellationToken: ct);
+        UserProfile? profile = null;
+        ConsentState? consent = null;
+        foreach (var item in items)
+        {
+            if (string.IsNullOrEmpty(item.Value)) continue;
+            if (item.Key == profileKey) profile = JsonSerializer.Deserialize(item.Value, ProfileQueryJsonContext.Default.UserProfile);
+            else if (item.Key == consentKey) consent = JsonSerializer.Deserialize(item.Value, ProfileQueryJsonContext.Default.ConsentState);
+        }
+        var view = ProfileView.From(profile, consent);
+        telemetry.ReadDuration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds,
+            new KeyValuePair<string, object?>("outcome", view is null ? "not_found" : "found"));
+
+        if (view is null)
+        {
+            return TypedResults.Problem(detail: $"no profile for user '{userId}'", statusCode: StatusCodes.Status404NotFound,
+                title: "Profile not found", type: NotFoundType, extensions: new Dictionary<string, object?> { ["userId"] = userId });
+        }
+        return TypedResults.Ok(view);
+    }
+
+    public static string? InvalidUserId(string? userId)
+    {
+        if (string.IsNullOrWhiteSpace(userId)) return "is required";
+        if (userId.Length > MaxUserIdLength) return $"is longer than {MaxUserIdLength} characters";
+        foreach (var c in userId)
+        {
+            if (char.IsControl(c)) return "contains a control character";
+        }
+        return null;
+    }
+}

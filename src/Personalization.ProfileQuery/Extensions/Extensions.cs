@@ -1,0 +1,14 @@
+namespace Personalization.ProfileQuery.Extensions;
+
+public static class Extensions
+{
+    public static void AddApplicationServices(this IHostApplicationBuilder builder)
+    {
+        builder.AddDaprSidecarHealthCheck();
+        builder.Services.AddDaprClient(dapr => dapr.UseJsonSerializationOptions(ProfileQueryJsonContext.DaprOptions));
+        builder.Services.AddSingleton<ProfileQueryTelemetry>();
+        builder.Services.AddProblemDetails();
+        builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, ProfileQueryJsonContext.Default));
+        builder.Services.AddOpenApi();
+    }
+}
