@@ -1,0 +1,60 @@
+using Personalization.Collector.Model;
+using Personalization.Contracts;
+
+namespace Personalization.Collector.Tests;
+
+/// <summary>An in-memory stand-in for the state store and broker that records the order of calls.</summary>
+internal sealed class FakeSink : IEventSink
+{
+    public HashSet<string> Markers { get; } = [];
+    public List<CollectedEvent> Published { get; } = [];
+    public List<string> Calls { get; } = [];
+    public List<int> PublishCallSizes { get; } = [];
+    public TimeSpan? LastTtl { get; private set; }
+
+    public bool StoreDown { get; set; }
+    public bool BrokerDown { get; set; }
+    public bool MarkerWritesFail { get; set; }
+    public HashSet<string> RefusedByBroker { get; } = [];
+    public TimeSpan PublishDelay { get; set; }
+
+    public Task<IReadOnlySet<string>> FindSeenAsync(IReadOnlyList<string> messageIds, CancellationToken cancellationToken)
+    {
+        Calls.Add("find");
+        if (StoreDown)
+        {
+            throw new EventSinkUnavailableException("state store down");
+        }
+        IReadOnlySet<string> seen = messageIds.Where(Markers.Contains).ToHashSet();
+        return Task.FromResult(seen);
+    }
+
+    public async Task<IReadOnlyList<string>> PublishAsync(IReadOnlyList<CollectedEvent> events, CancellationToken cancellationToken)
+    {
+        Calls.Add("publish");
+        PublishCallSizes.Add(events.Count);
+        if (PublishDelay > TimeSpan.Zero)
+        {
+            await Task.Delay(PublishDelay, cancellationToken);
+        }
+        if (BrokerDown)
+        {
+            throw new EventSinkUnavailableException("broker down");
+        }
+        var refused = events.Where(e => RefusedByBroker.Contains(e.MessageId)).Select(e => e.MessageId).ToList();
+        Published.AddRange(events.Where(e => !RefusedByBroker.Contains(e.MessageId)));
+        return refused;
+    }
+
+    public Task MarkSeenAsync(IReadOnlyList<string> messageIds, DateTimeOffset receivedAt, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        Calls.Add("mark");
+        if (MarkerWritesFail)
+        {
+            throw new EventSinkUnavailableException("state store down");
+        }
+        LastTtl = ttl;
+        Markers.UnionWith(messageIds);
+        return Task.CompletedTask;
+    }
+}
