@@ -1,0 +1,68 @@
+using System.Text;
+using Personalization.Consent.Model;
+using Personalization.Contracts;
+
+namespace Personalization.Consent.Tests;
+
+public sealed class ConsentRequestTests
+{
+    private static ConsentRequest? Parse(string json, out FieldError? error) => ConsentRequest.Parse(Encoding.UTF8.GetBytes(json), out error);
+
+    [Fact]
+    public void ValidBodyGivesItsPurposesAndSource()
+    {
+        var request = Parse("""{"purposes":{"analytics":true,"marketing":false},"source":"cmp"}""", out var error);
+        Assert.Null(error);
+        Assert.NotNull(request);
+        Assert.True(request.Purposes["analytics"]);
+        Assert.False(request.Purposes["marketing"]);
+        Assert.Equal("cmp", request.Source);
+    }
+
+    [Theory]
+    [InlineData("""{"purposes":{"analytics":"yes"}}""", "purposes.analytics")]
+    [InlineData("""{"purposes":{"Analytics!":true}}""", "purposes.Analytics!")]
+    [InlineData("""{"purposes":[]}""", "purposes")]
+    [InlineData("""{"purposes":{}}""", "purposes")]
+    [InlineData("""{}""", "purposes")]
+    [InlineData("""{"purposes":{"analytics":true},"purpose":1}""", "purpose")]
+    [InlineData("""{"purposes":{"analytics":true},"source":7}""", "source")]
+    [InlineData("""[1,2]""", "body")]
+    [InlineData("""{"purposes":""", "body")]
+    [InlineData("""{"purposes":{"analytics":true,"analytics":false}}""", "purposes.analytics")]
+    public void BadBodyIsRefusedNamingTheField(string json, string field)
+    {
+        Assert.Null(Parse(json, out var error));
+        Assert.NotNull(error);
+        Assert.Equal(field, error.Field);
+    }
+
+    [Fact]
+    public void InvalidUtf8IsRefusedAsABadBody()
+    {
+        Assert.Null(ConsentRequest.Parse(new byte[] { (byte)'{', 0xC3, 0x28, (byte)'}' }, out var error));
+        Assert.Equal("body", error?.Field);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("   ")]
+    [InlineData("a\u0001b")]
+    public void UnusableUserIdIsRefused(string userId) => Assert.Equal("userId", ConsentRequest.ValidateUserId(userId)?.Field);
+
+    [Fact]
+    public void TooLongUserIdIsRefused() => Assert.NotNull(ConsentRequest.ValidateUserId(new string('u', ConsentRequest.MaxUserIdLength + 1)));
+
+    [Fact]
+    public void RequestChangesTheNamedPurposesAndKeepsTheOthers()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var current = new ConsentState("u1", new Dictionary<string, bool> { ["analytics"] = true, ["marketing"] = true }, now.AddDays(-1));
+        var request = Parse("""{"purposes":{"marketing":false,"research":true}}""", out _)!;
+        var next = request.ApplyTo(current, "u1", now);
+        Assert.True(next.Purposes["analytics"]);
+        Assert.False(next.Purposes["marketing"]);
+        Assert.True(next.Purposes["research"]);
+        Assert.Equal(now, next.UpdatedAt);
+    }
+}
