@@ -58,7 +58,9 @@ public sealed partial class IngestionPipeline(
                     metrics.Accepted(queued);
                     LogPartialPublish(logger, failed.Count, plan.ToPublish.Count);
                     activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, "partial publish");
-                    return Unavailable($"{failed.Count} of {plan.ToPublish.Count} events could not be queued; retry the request (events already queued are not duplicated).");
+                    return Unavailable(queued.Count == 0
+                        ? "The broker did not take the events; nothing was accepted. Retry later."
+                        : $"{failed.Count} of {plan.ToPublish.Count} events could not be queued; retry the whole request (the {queued.Count} already queued are not duplicated).");
                 }
                 await TryMarkAsync(plan.ToPublish, timeout.Token);
                 metrics.Accepted(plan.ToPublish);

@@ -1,7 +1,12 @@
+using System.Text.Json.Serialization;
+
 namespace Personalization.Collector.Model;
 
 /// <summary>What is wrong with one field of a request. <see cref="Index"/> is the event's position in a batch.</summary>
-public sealed record FieldError(string Field, string Message, int? Index = null);
+public sealed record FieldError(
+    string Field,
+    string Message,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Index = null);
 
 /// <summary>The kinds of rejection, each with the stable problem <c>type</c> a client can branch on.</summary>
 public enum ProblemKind

@@ -231,7 +231,7 @@ public sealed class SegmentRequestReader(CollectorOptions options)
         }
         else if (userId is null && anonymousId is null)
         {
-            errors.Add(new FieldError(prefix + "userId", "userId or anonymousId is required", index));
+            errors.Add(new FieldError(prefix + "userId", "is required, or else anonymousId", index));
         }
         if (type == EventTypes.Track && string.IsNullOrWhiteSpace(message.Event))
         {
