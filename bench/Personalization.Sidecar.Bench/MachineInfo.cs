@@ -11,7 +11,12 @@ public static class MachineInfo
         ("memory", MemTotal()),
         ("OS", OsName()),
         (".NET", RuntimeInformation.FrameworkDescription),
+        ("load average at start (1/5/15 min)", LoadAverage()),
     ];
+
+    /// <summary>The machine is shared: the load average says how much else was running.</summary>
+    public static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? string.Join(" / ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";
 
     private static string MemTotal()
     {
