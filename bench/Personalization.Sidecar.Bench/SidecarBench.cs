@@ -144,6 +144,8 @@ public sealed class SidecarBench : IAsyncDisposable
         report.Add(new Comparison("publish + deliver throughput", "msg/s", directPd.PerSecond, sidecarPd.PerSecond,
             "≥ 70 % of direct", sidecarPd.Completed && sidecarPd.PerSecond >= 0.7 * directPd.PerSecond,
             $"{deliverCount} msgs{(sidecarPd.Completed ? "" : ", NOT all delivered in time")}"));
+        report.Detail($"publish + deliver at full speed, publish → receive latency: direct p50 {directPd.Latency?.P50Ms:0.0} / p99 {directPd.Latency?.P99Ms:0.0} ms; " +
+            $"sidecar p50 {sidecarPd.Latency?.P50Ms:0.0} / p99 {sidecarPd.Latency?.P99Ms:0.0} ms (queueing at saturation, not a target).");
         report.Detail($"publish + deliver: the sidecar process used {cpu.TotalSeconds:0.00} s CPU for {deliverCount} messages " +
             $"({cpu.TotalMilliseconds * 1000 / deliverCount:0} µs per message, publish and delivery together) over {sidecarPd.Elapsed.TotalSeconds:0.00} s wall.");
 
@@ -307,7 +309,7 @@ public sealed class SidecarBench : IAsyncDisposable
                 var watch = Stopwatch.StartNew();
                 await PublishDirectAsync(publisher, exchange, count, ct);
                 var completed = await WaitAsync(counter, ct);
-                return new Throughput(counter.Count, watch.Elapsed, completed);
+                return new Throughput(counter.Count, watch.Elapsed, completed) { Latency = LatencyStats.From(counter.LatenciesMs) };
             }
         }
     }
@@ -330,7 +332,7 @@ public sealed class SidecarBench : IAsyncDisposable
 
         await Task.WhenAll(pending);
         var completed = await WaitAsync(counter, ct);
-        return new Throughput(counter.Count, watch.Elapsed, completed);
+        return new Throughput(counter.Count, watch.Elapsed, completed) { Latency = LatencyStats.From(counter.LatenciesMs) };
     }
 
     private static async Task PacedAsync(int count, int perSecond, Func<int, Task> send, CancellationToken ct)

@@ -22,5 +22,8 @@ public sealed record LatencyStats(int Count, double P50Ms, double P99Ms, double 
 
 public sealed record Throughput(int Messages, TimeSpan Elapsed, bool Completed)
 {
+    /// <summary>Publish → receive latency of each delivered message, when the run delivered anything.</summary>
+    public LatencyStats? Latency { get; init; }
+
     public double PerSecond => Messages / Elapsed.TotalSeconds;
 }
