@@ -18,6 +18,27 @@ public static class MachineInfo
     public static string LoadAverage() =>
         File.Exists("/proc/loadavg") ? string.Join(" / ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";
 
+    /// <summary>The last commit that touched the sidecar's source, so a report names what it measured.</summary>
+    public static string SidecarCommit(string repositoryRoot)
+    {
+        try
+        {
+            var start = new System.Diagnostics.ProcessStartInfo("git", ["-C", repositoryRoot, "log", "-1", "--format=%h %s", "--", "src/Personalization.Sidecar"])
+            {
+                RedirectStandardOutput = true,
+                UseShellExecute = false,
+            };
+            using var git = System.Diagnostics.Process.Start(start);
+            var line = git?.StandardOutput.ReadToEnd().Trim();
+            git?.WaitForExit();
+            return string.IsNullOrEmpty(line) ? "unknown" : $"commit {line}";
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return "unknown (git not found)";
+        }
+    }
+
     private static string MemTotal()
     {
         var kb = FirstValue("/proc/meminfo", "MemTotal")?.Split(' ', StringSplitOptions.RemoveEmptyEntries)[0];

@@ -23,7 +23,7 @@ for (var i = 0; i < args.Length; i++)
 }
 
 using var overall = new CancellationTokenSource(TimeSpan.FromMinutes(10));
-var report = new Report(MachineInfo.Describe());
+var report = new Report([.. MachineInfo.Describe(), ("sidecar source", MachineInfo.SidecarCommit(SidecarProcess.FindRepositoryRoot()))]);
 await using (var infra = await BenchInfrastructure.StartAsync(overall.Token))
 {
     await using var bench = await SidecarBench.StartAsync(infra, overall.Token);
