@@ -176,6 +176,47 @@ public sealed class PublishSubscribeTests(InfrastructureFixture infra, PubSubSid
     }
 
     [Fact]
+    public async Task HttpBulkPublishDeliversEveryEntry()
+    {
+        var markers = Enumerable.Range(0, 5).Select(_ => NewMarker()).ToList();
+        var entries = new JsonArray([.. markers.Select((m, i) => (JsonNode)new JsonObject
+        {
+            ["entryId"] = i.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["event"] = new JsonObject { ["marker"] = m, ["quantity"] = i },
+            ["contentType"] = "application/json",
+        })]);
+        using var content = new StringContent(entries.ToJsonString(), Encoding.UTF8, "application/json");
+
+        using var response = await fixture.Sidecar.Http.PostAsync($"/v1.0-alpha1/publish/bulk/{PubSub}/{Topic("orders")}", content);
+
+        Assert.True(response.IsSuccessStatusCode, $"bulk publish answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+        for (var i = 0; i < markers.Count; i++)
+        {
+            var ev = Assert.Single(await App.WaitForAsync("orders", markers[i], diagnostics: Diagnostics)).Event;
+            Assert.Equal(i, (int?)ev["data"]?["quantity"]);
+        }
+    }
+
+    [Fact]
+    public async Task MetadataNamesTheAppIdComponentsAndSubscriptions()
+    {
+        using var response = await fixture.Sidecar.Http.GetAsync("/v1.0/metadata");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var metadata = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        Assert.Equal(fixture.AppId, (string?)metadata["id"]);
+        var pubsub = Assert.Single(metadata["components"]!.AsArray(), c => (string?)c?["name"] == PubSub)!;
+        Assert.Equal("pubsub.rabbitmq", (string?)pubsub["type"]);
+        var topics = metadata["subscriptions"]!.AsArray().Select(s => (string?)s?["topic"]).ToList();
+        Assert.Contains(Topic("orders"), topics);
+        Assert.Contains(Topic("throws-dead"), topics);
+
+        var grpc = await Dapr.GetMetadataAsync();
+        Assert.Equal(fixture.AppId, grpc.Id);
+        Assert.Contains(grpc.Components, c => c.Name == PubSub && c.Type == "pubsub.rabbitmq");
+    }
+
+    [Fact]
     public async Task BulkSubscribeDeliversEntriesInBatchesThatTheAppAcknowledgesPerEntry()
     {
         var orders = Enumerable.Range(0, 20).Select(i => new Order(NewMarker(), i)).ToList();
