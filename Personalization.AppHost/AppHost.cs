@@ -1,4 +1,5 @@
 using Personalization.AppHost;
+using Personalization.AppHost.Dapr;
 using Personalization.AppHost.Infrastructure;
 
 try
@@ -10,21 +11,30 @@ try
 
     if (builder.Configuration["AppHost:Scope"] != "infrastructure")
     {
-        // 2. Services, in the order events flow through them.
-        var collector = builder.AddService<Projects.Personalization_Collector>("collector")
-            .WithInfrastructure(infra, infra.Redis, infra.RabbitMq);
-        var consent = builder.AddService<Projects.Personalization_Consent>("consent")
-            .WithInfrastructure(infra, infra.Redis, infra.Database);
-        builder.AddService<Projects.Personalization_Enrichment>("enrichment")
-            .WithInfrastructure(infra, infra.Redis);
-        builder.AddService<Projects.Personalization_Aggregation>("aggregation")
-            .WithInfrastructure(infra, infra.Redis, infra.Database);
-        var profileQuery = builder.AddService<Projects.Personalization_ProfileQuery>("profile-query")
-            .WithInfrastructure(infra, infra.Redis);
+        // One token between each app and its sidecar, new every run.
+        var daprToken = builder.AddParameter("dapr-api-token", new GenerateParameterDefault { MinLength = 32, Special = false }, secret: true);
 
-        // 3. The gateway: the only public entry.
+        // 2. Services, in the order events flow through them; each a Dapr app with its sidecar.
+        var collector = builder.AddService<Projects.Personalization_Collector>("collector")
+            .WithInfrastructure(infra, infra.Redis, infra.RabbitMq)
+            .WithDaprSidecar(infra, daprToken);
+        var consent = builder.AddService<Projects.Personalization_Consent>("consent")
+            .WithInfrastructure(infra, infra.Redis, infra.Database)
+            .WithDaprSidecar(infra, daprToken);
+        builder.AddService<Projects.Personalization_Enrichment>("enrichment")
+            .WithInfrastructure(infra, infra.Redis)
+            .WithDaprSidecar(infra, daprToken);
+        builder.AddService<Projects.Personalization_Aggregation>("aggregation")
+            .WithInfrastructure(infra, infra.Redis, infra.Database)
+            .WithDaprSidecar(infra, daprToken);
+        var profileQuery = builder.AddService<Projects.Personalization_ProfileQuery>("profile-query")
+            .WithInfrastructure(infra, infra.Redis)
+            .WithDaprSidecar(infra, daprToken);
+
+        // 3. The gateway: the only public entry, with the API keys clients present.
         builder.AddService<Projects.Personalization_Gateway>("gateway", publicPort: builder.GatewayPort())
             .WithExternalHttpEndpoints()
+            .WithApiKeys(builder)
             .WithReference(collector).WaitFor(collector)
             .WithReference(consent).WaitFor(consent)
             .WithReference(profileQuery).WaitFor(profileQuery);

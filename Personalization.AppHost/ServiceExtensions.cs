@@ -12,8 +12,25 @@ internal static class ServiceExtensions
     public static IResourceBuilder<ProjectResource> AddService<TProject>(this IDistributedApplicationBuilder builder, string name, int? publicPort = null)
         where TProject : IProjectMetadata, new() =>
         builder.AddProject<TProject>(name, launchProfileName: null)
-            .WithHttpEndpoint(port: publicPort, name: "http")
+            // A fixed target port: the service's Dapr sidecar calls it directly, not through the proxy.
+            .WithHttpEndpoint(port: publicPort, targetPort: Ports.FreeLoopbackPort(), name: "http")
             .WithHttpHealthCheck("/health");
+
+    /// <summary>
+    /// The gateway's API keys, as parameters (<c>Parameters:write-key</c> etc.). Without configuration
+    /// they are the development keys written in the README: development only, never for a deployment.
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> WithApiKeys(this IResourceBuilder<ProjectResource> gateway, IDistributedApplicationBuilder builder)
+    {
+        var write = builder.AddParameter("write-key", "dev-write-key", secret: true);
+        var read = builder.AddParameter("read-key", "dev-read-key", secret: true);
+        var admin = builder.AddParameter("admin-key", "dev-admin-key", secret: true);
+        return gateway
+            .WithEnvironment("ApiKeys__Write__0__Key", write)
+            .WithEnvironment("ApiKeys__Write__0__Source", "default")
+            .WithEnvironment("ApiKeys__Read__0", read)
+            .WithEnvironment("ApiKeys__Admin__0", admin);
+    }
 
     /// <summary>Gives the service the connection information of each server and starts it only once they are healthy.</summary>
     public static IResourceBuilder<ProjectResource> WithInfrastructure(this IResourceBuilder<ProjectResource> service,

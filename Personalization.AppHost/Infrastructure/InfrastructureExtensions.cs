@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using Aspire.Hosting.ApplicationModel;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -15,7 +13,8 @@ public sealed record Infrastructure(
     IResourceBuilder<IResourceWithConnectionString> Redis,
     IResourceBuilder<IResourceWithConnectionString> Postgres,
     IResourceBuilder<IResourceWithConnectionString> Database,
-    IResourceBuilder<IResourceWithConnectionString> RabbitMq);
+    IResourceBuilder<IResourceWithConnectionString> RabbitMq,
+    IReadOnlyDictionary<string, ReferenceExpression> DaprSecrets);
 
 public static class InfrastructureExtensions
 {
@@ -64,7 +63,15 @@ public static class InfrastructureExtensions
         var postgres = builder.AddPostgres(PostgresName);
         var database = postgres.AddDatabase(DatabaseName);
         var rabbitMq = builder.AddRabbitMQ(RabbitMqName);
-        return new Infrastructure(InfrastructureMode.Containers, As(redis), As(postgres), As(database), As(rabbitMq));
+        var secrets = new Dictionary<string, ReferenceExpression>
+        {
+            ["REDIS_HOST"] = ReferenceExpression.Create($"{redis.Resource.PrimaryEndpoint.Property(EndpointProperty.HostAndPort)}"),
+            ["REDIS_PASSWORD"] = ReferenceExpression.Create($"{redis.Resource.PasswordParameter!}"),
+            ["RABBITMQ_CONNECTION_STRING"] = rabbitMq.Resource.ConnectionStringExpression,
+            ["POSTGRES_CONNECTION_STRING"] = ReferenceExpression.Create(
+                $"host={postgres.Resource.PrimaryEndpoint.Property(EndpointProperty.Host)} port={postgres.Resource.PrimaryEndpoint.Property(EndpointProperty.Port)} user={postgres.Resource.UserNameReference} password={postgres.Resource.PasswordParameter} dbname={DatabaseName}"),
+        };
+        return new Infrastructure(InfrastructureMode.Containers, As(redis), As(postgres), As(database), As(rabbitMq), secrets);
     }
 
     private static Infrastructure AddLocal(IDistributedApplicationBuilder builder, InfrastructureOptions options)
@@ -87,14 +94,15 @@ public static class InfrastructureExtensions
         }
 
         // Redis: the hot, derived state. Data is derived, so no snapshots or AOF in development.
-        var redis = builder.AddResource(new LocalRedisResource(RedisName, redisServer, data))
+        var redisPassword = builder.AddParameter("redis-password", new GenerateParameterDefault { MinLength = 24, Special = false }, secret: true);
+        var redis = builder.AddResource(new LocalRedisResource(RedisName, redisServer, data, redisPassword.Resource))
             .WithEndpoint(name: "tcp", scheme: "tcp")
             .WithArgs(context =>
             {
                 var endpoint = ((LocalRedisResource)context.Resource).Endpoint;
                 context.Args.Add("--port");
                 context.Args.Add(endpoint.Property(EndpointProperty.TargetPort));
-                AddAll(context.Args, ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", data]);
+                AddAll(context.Args, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", data, "--requirepass", redisPassword.Resource);
             });
         AddHealthCheck(builder, redis, new RedisPingCheck(redis.Resource));
 
@@ -108,9 +116,9 @@ public static class InfrastructureExtensions
                 var endpoint = ((LocalPostgresResource)context.Resource).Endpoint;
                 if (runAs is not null)
                 {
-                    AddAll(context.Args, [$"--reuid={runAs}", $"--regid={runAs}", "--clear-groups", "--", Path.Combine(postgresBin, "postgres")]);
+                    AddAll(context.Args, $"--reuid={runAs}", $"--regid={runAs}", "--clear-groups", "--", Path.Combine(postgresBin, "postgres"));
                 }
-                AddAll(context.Args, ["-D", postgresData, "-k", postgresData, "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200", "-p"]);
+                AddAll(context.Args, "-D", postgresData, "-k", postgresData, "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200", "-p");
                 context.Args.Add(endpoint.Property(EndpointProperty.TargetPort));
             });
         builder.Eventing.Subscribe<BeforeResourceStartedEvent>(postgres.Resource, (_, cancellationToken) =>
@@ -123,8 +131,8 @@ public static class InfrastructureExtensions
         // epmd run in the foreground so that it stops with the rest instead of outliving the node.
         var rabbitData = Path.Combine(data, "rabbitmq");
         // epmd and the distribution port serve only the node and its CLI, not clients: free ports picked here.
-        var epmdPort = FreeLoopbackPort();
-        var distributionPort = FreeLoopbackPort();
+        var epmdPort = Ports.FreeLoopbackPort();
+        var distributionPort = Ports.FreeLoopbackPort();
         var epmdResource = builder.AddExecutable($"{RabbitMqName}-epmd", epmd, data, "-port", epmdPort.ToString(CultureInfo.InvariantCulture));
         var rabbitMq = builder.AddResource(new LocalRabbitMqResource(RabbitMqName, rabbitMqServer, data))
             .WithEndpoint(name: "tcp", scheme: "tcp")
@@ -156,14 +164,16 @@ public static class InfrastructureExtensions
         });
         AddHealthCheck(builder, rabbitMq, new RabbitMqOpenCheck(rabbitMq.Resource));
 
-        return new Infrastructure(InfrastructureMode.Local, As(redis), As(postgres), As(database), As(rabbitMq));
-    }
-
-    private static int FreeLoopbackPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        // What the Dapr components read through the env secret store (see components/*.yaml).
+        var secrets = new Dictionary<string, ReferenceExpression>
+        {
+            ["REDIS_HOST"] = ReferenceExpression.Create($"127.0.0.1:{redis.Resource.Endpoint.Property(EndpointProperty.Port)}"),
+            ["REDIS_PASSWORD"] = ReferenceExpression.Create($"{redisPassword}"),
+            ["RABBITMQ_CONNECTION_STRING"] = rabbitMq.Resource.ConnectionStringExpression,
+            ["POSTGRES_CONNECTION_STRING"] = ReferenceExpression.Create(
+                $"host=127.0.0.1 port={postgres.Resource.Endpoint.Property(EndpointProperty.Port)} user=postgres dbname={DatabaseName}"),
+        };
+        return new Infrastructure(InfrastructureMode.Local, As(redis), As(postgres), As(database), As(rabbitMq), secrets);
     }
 
     private static void AddAll(IList<object> args, params object[] values)

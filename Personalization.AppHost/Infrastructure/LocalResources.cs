@@ -4,16 +4,19 @@ namespace Personalization.AppHost.Infrastructure;
 
 // Resources for the machine's own server binaries (infrastructure mode "local"). Each is an Aspire
 // executable with one client endpoint and a connection string shaped like the one the matching
-// container resource gives, so services cannot tell the modes apart. All bind loopback only; they
-// are development servers, so none of them asks for a password.
+// container resource gives, so services cannot tell the modes apart. All bind loopback only.
+// Redis asks for a generated password, as its container does; PostgreSQL and RabbitMQ accept their
+// default users from loopback only.
 
-public sealed class LocalRedisResource(string name, string command, string workingDirectory)
+public sealed class LocalRedisResource(string name, string command, string workingDirectory, ParameterResource password)
     : ExecutableResource(name, command, workingDirectory), IResourceWithConnectionString
 {
     public EndpointReference Endpoint => new(this, "tcp");
 
+    public ParameterResource Password => password;
+
     public ReferenceExpression ConnectionStringExpression =>
-        ReferenceExpression.Create($"127.0.0.1:{Endpoint.Property(EndpointProperty.Port)}");
+        ReferenceExpression.Create($"127.0.0.1:{Endpoint.Property(EndpointProperty.Port)},password={password}");
 }
 
 public sealed class LocalPostgresResource(string name, string command, string workingDirectory)
