@@ -58,7 +58,7 @@ public static class PostgresConnectionString
             case "port": builder.Port = int.Parse(value, System.Globalization.CultureInfo.InvariantCulture); break;
             case "user": builder.Username = value; break;
             case "password": builder.Password = value; break;
-            case "dbname": builder.Database = value; break;
+            case "dbname" or "database": builder.Database = value; break;
             case "sslmode": builder.SslMode = value switch
             {
                 "disable" => SslMode.Disable,

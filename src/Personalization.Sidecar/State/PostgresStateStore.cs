@@ -180,8 +180,9 @@ public sealed partial class PostgresStateStore : IStateStore
         await tx.CommitAsync(ct);
     }
 
+    // Dapr's v2 store treats an etag that is not a uuid as one that matches no row: a mismatch, not bad input.
     private static Guid? ParseETag(string key, string? etag) =>
-        string.IsNullOrEmpty(etag) ? null : Guid.TryParse(etag, out var g) ? g : throw new ETagInvalidException(key, etag);
+        string.IsNullOrEmpty(etag) ? null : Guid.TryParse(etag, out var g) ? g : throw new ETagMismatchException(key);
 
     private async Task CleanupLoopAsync(TimeSpan interval)
     {
