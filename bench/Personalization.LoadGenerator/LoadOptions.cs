@@ -1,0 +1,127 @@
+using System.Globalization;
+
+namespace Personalization.LoadGenerator;
+
+/// <summary>Command-line options. Every value has a default that runs against <c>./run.sh</c> on loopback.</summary>
+public sealed class LoadOptions
+{
+    public Uri Gateway { get; private set; } = new("http://localhost:8080");
+    public string WriteKey { get; private set; } = "dev-write-key";
+    public string ReadKey { get; private set; } = "dev-read-key";
+
+    /// <summary>Users per phase; each phase has its own users, so loss is checked per phase.</summary>
+    public int Users { get; private set; } = 1000;
+
+    public int BatchSize { get; private set; } = 20;
+
+    /// <summary>One phase per entry: a target rate in events/s, or 0 for as fast as <see cref="Concurrency"/> allows.</summary>
+    public IReadOnlyList<int> Rates { get; private set; } = [500, 0];
+
+    public TimeSpan Duration { get; private set; } = TimeSpan.FromSeconds(30);
+    public int ReadsPerSecond { get; private set; } = 500;
+    public int Concurrency { get; private set; } = 32;
+    public int FreshnessSample { get; private set; } = 20;
+    public TimeSpan PollInterval { get; private set; } = TimeSpan.FromMilliseconds(10);
+    public TimeSpan Drain { get; private set; } = TimeSpan.FromSeconds(90);
+    public TimeSpan BaselineDuration { get; private set; } = TimeSpan.FromSeconds(10);
+    public bool Baselines { get; private set; } = true;
+
+    /// <summary>host:port of a Redis to measure; when absent a private <c>redis-server</c> is started on loopback.</summary>
+    public string? Redis { get; private set; }
+
+    /// <summary>The collector and profile-query directly, bypassing the gateway, to split the time per stage.</summary>
+    public Uri? CollectorUrl { get; private set; }
+    public Uri? ProfileQueryUrl { get; private set; }
+
+    public string? OutputDirectory { get; private set; }
+    public string? Tag { get; private set; }
+    public int Seed { get; private set; } = 20261127;
+
+    /// <summary>Hard cap on the whole run; everything is cancelled after it.</summary>
+    public TimeSpan MaxTotal { get; private set; } = TimeSpan.FromMinutes(15);
+
+    public static string Usage => """
+        Personalization.LoadGenerator — drives the gateway with a realistic clickstream and writes bench/reports/pipeline-<date>.md/.json
+
+          --gateway URL            gateway base address (http://localhost:8080)
+          --write-key KEY          write key, sent as the HTTP Basic user name (dev-write-key)
+          --read-key KEY           read key, sent as a bearer token (dev-read-key)
+          --users U                users per phase (1000)
+          --batch B                events per POST /v1/batch (20)
+          --rates R[,R...]         one phase per rate in events/s; 'max' = as fast as --concurrency allows (500,max)
+          --duration S             seconds of load per phase, at most 300 (30)
+          --reads N                profile reads/s during each phase, 0 = none (500)
+          --concurrency N          batch POSTs in flight at most (32)
+          --sample N               users whose profiles are polled for freshness (20)
+          --poll-ms N              freshness poll interval per sampled user while it waits (10)
+          --drain S                seconds to wait after a phase for every accepted event to be counted (90)
+          --baseline-seconds S     duration of each baseline measurement (10)
+          --no-baselines           skip the bare-Kestrel and direct-Redis baselines
+          --redis HOST:PORT        Redis for the baseline (default: a private redis-server on loopback)
+          --collector-url URL      also time POST /v1/batch on the collector directly (gateway overhead)
+          --profile-query-url URL  also time profile reads on profile-query directly
+          --out DIR                report folder (bench/reports of the repository, found from the current folder)
+          --tag NAME               report name suffix: pipeline-<date>-NAME.md
+          --seed N                 random seed (20261127)
+          --max-minutes N          hard cap on the whole run (15)
+        """;
+
+    public static LoadOptions Parse(string[] args)
+    {
+        var o = new LoadOptions();
+        for (var i = 0; i < args.Length; i++)
+        {
+            var name = args[i];
+            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{name} needs a value");
+            switch (name)
+            {
+                case "--gateway": o.Gateway = new Uri(Value()); break;
+                case "--write-key": o.WriteKey = Value(); break;
+                case "--read-key": o.ReadKey = Value(); break;
+                case "--users": o.Users = Positive(name, Value()); break;
+                case "--batch": o.BatchSize = Positive(name, Value()); break;
+                case "--rates": o.Rates = ParseRates(Value()); break;
+                case "--duration": o.Duration = TimeSpan.FromSeconds(Math.Min(300, Positive(name, Value()))); break;
+                case "--reads": o.ReadsPerSecond = NonNegative(name, Value()); break;
+                case "--concurrency": o.Concurrency = Positive(name, Value()); break;
+                case "--sample": o.FreshnessSample = NonNegative(name, Value()); break;
+                case "--poll-ms": o.PollInterval = TimeSpan.FromMilliseconds(Positive(name, Value())); break;
+                case "--drain": o.Drain = TimeSpan.FromSeconds(Positive(name, Value())); break;
+                case "--baseline-seconds": o.BaselineDuration = TimeSpan.FromSeconds(Positive(name, Value())); break;
+                case "--no-baselines": o.Baselines = false; break;
+                case "--redis": o.Redis = Value(); break;
+                case "--collector-url": o.CollectorUrl = new Uri(Value()); break;
+                case "--profile-query-url": o.ProfileQueryUrl = new Uri(Value()); break;
+                case "--out": o.OutputDirectory = Value(); break;
+                case "--tag": o.Tag = Value(); break;
+                case "--seed": o.Seed = int.Parse(Value(), CultureInfo.InvariantCulture); break;
+                case "--max-minutes": o.MaxTotal = TimeSpan.FromMinutes(Positive(name, Value())); break;
+                default: throw new ArgumentException($"unknown option {name}");
+            }
+        }
+        if (o.Users < o.FreshnessSample) o.FreshnessSample = o.Users;
+        return o;
+    }
+
+    public static string RateName(int rate) => rate == 0 ? "max" : rate.ToString("N0", CultureInfo.InvariantCulture) + " events/s";
+
+    private static List<int> ParseRates(string text)
+    {
+        var rates = new List<int>();
+        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            rates.Add(part.Equals("max", StringComparison.OrdinalIgnoreCase) ? 0 : Positive("--rates", part));
+        }
+        return rates.Count > 0 ? rates : throw new ArgumentException("--rates names no phase");
+    }
+
+    private static int Positive(string name, string value) =>
+        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n > 0
+            ? n
+            : throw new ArgumentException($"{name} must be a positive integer, not '{value}'");
+
+    private static int NonNegative(string name, string value) =>
+        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= 0
+            ? n
+            : throw new ArgumentException($"{name} must be 0 or a positive integer, not '{value}'");
+}
