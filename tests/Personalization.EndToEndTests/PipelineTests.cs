@@ -1,0 +1,129 @@
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
+using RabbitMQ.Client;
+
+namespace Personalization.EndToEndTests;
+
+/// <summary>
+/// The whole pipeline, spoken to only through the gateway like a client: collector → consent →
+/// enrichment → aggregation → profile-query, over the Dapr sidecars, RabbitMQ and Redis.
+/// </summary>
+[Collection(PlatformCollection.Name)]
+public sealed class PipelineTests(PlatformFixture platform)
+{
+    private static string NewUser(string label) => $"{label}-{Guid.NewGuid():N}";
+
+    [Fact]
+    public async Task IdentifyTrackAndPageForTwoUsersShowExactCountsAndTraitsInTheirProfiles()
+    {
+        using var gateway = new GatewayClient(platform.App);
+        var alice = NewUser("alice");
+        var bob = NewUser("bob");
+
+        await gateway.SendAcceptedAsync(
+            Events.Identify(alice, new JsonObject { ["plan"] = "pro", ["email"] = "alice@example.test" }),
+            Events.Track(alice, "Product Viewed"),
+            Events.Track(alice, "Product Viewed"),
+            Events.Track(alice, "Order Completed"),
+            Events.Page(alice, "Home"),
+            Events.Identify(bob, new JsonObject { ["plan"] = "free" }),
+            Events.Page(bob, "Pricing"),
+            Events.Page(bob, "Docs"),
+            Events.Track(bob, "Signed Up"));
+
+        var a = await gateway.WaitForProfileAsync(alice, p => p.Long("totalEvents") == 5);
+        var b = await gateway.WaitForProfileAsync(bob, p => p.Long("totalEvents") == 4);
+
+        Assert.Equal(2, a.Count("Product Viewed"));
+        Assert.Equal(1, a.Count("Order Completed"));
+        Assert.Equal(1, a.Long("pageViews"));
+        Assert.Equal("pro", a["traits"]?["plan"]?.GetValue<string>());
+        Assert.Equal("alice@example.test", a["traits"]?["email"]?.GetValue<string>());
+        Assert.Equal(1, a.Long("sessions"));
+        Assert.Equal(2, b.Long("pageViews"));
+        Assert.Equal(1, b.Count("Signed Up"));
+        Assert.Equal("free", b["traits"]?["plan"]?.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task TheSameMessageIdSentTwiceCountsOnce()
+    {
+        using var gateway = new GatewayClient(platform.App);
+        var user = NewUser("dup");
+        var messageId = Guid.NewGuid().ToString();
+
+        await gateway.SendAcceptedAsync(Events.Track(user, "Clicked", messageId));
+        await gateway.SendAcceptedAsync(Events.Track(user, "Clicked", messageId));
+        // A later, different event: once it is counted, the duplicate has had every chance to arrive.
+        await gateway.SendAcceptedAsync(Events.Track(user, "Marker"));
+
+        var profile = await gateway.WaitForProfileAsync(user, p => p.Count("Marker") == 1);
+        Assert.Equal(1, profile.Count("Clicked"));
+        Assert.Equal(2, profile.Long("totalEvents"));
+    }
+
+    [Fact]
+    public async Task AnEventWhosePurposeLacksConsentNeverReachesTheProfile()
+    {
+        using var gateway = new GatewayClient(platform.App);
+        var user = NewUser("consent");
+        await gateway.PutConsentAsync(user, new Dictionary<string, bool> { ["analytics"] = true, ["marketing"] = false });
+
+        await gateway.SendAcceptedAsync(
+            Events.Track(user, "Newsletter Opened", properties: new JsonObject { ["purpose"] = "marketing" }),
+            Events.Track(user, "Marker"));
+
+        var profile = await gateway.WaitForProfileAsync(user, p => p.Count("Marker") == 1);
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        profile = (await gateway.GetProfileAsync(user))!;
+        Assert.Equal(0, profile.Count("Newsletter Opened"));
+        Assert.Equal(1, profile.Long("totalEvents"));
+    }
+
+    [Fact]
+    public async Task APoisonEventLandsInTheDeadLetterTopicWhileLaterEventsStillArrive()
+    {
+        // A producer other than the collector publishes something no handler can read.
+        var connectionString = await platform.App.GetConnectionStringAsync("rabbitmq");
+        var factory = new ConnectionFactory { Uri = new Uri(connectionString!) };
+        await using var connection = await factory.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true));
+        const string deadLetters = "events.collected.dead-letter";
+        await channel.ExchangeDeclareAsync(deadLetters, ExchangeType.Fanout, durable: true, autoDelete: false);
+        var watch = (await channel.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true)).QueueName;
+        await channel.QueueBindAsync(watch, deadLetters, "");
+
+        var poisonId = Guid.NewGuid().ToString();
+        var poison = new JsonObject
+        {
+            ["specversion"] = "1.0", ["id"] = poisonId, ["source"] = "rogue-producer", ["type"] = "com.dapr.event.sent",
+            ["datacontenttype"] = "application/json", ["topic"] = "events.collected", ["pubsubname"] = "pubsub",
+            ["data"] = new JsonObject { ["type"] = "track", ["event"] = 42 },   // no ids, wrong types: unreadable
+        };
+        await channel.BasicPublishAsync("events.collected", "", mandatory: false,
+            new BasicProperties { ContentType = "application/cloudevents+json", DeliveryMode = DeliveryModes.Persistent },
+            Encoding.UTF8.GetBytes(poison.ToJsonString()));
+
+        using var gateway = new GatewayClient(platform.App);
+        var user = NewUser("after-poison");
+        await gateway.SendAcceptedAsync(Events.Track(user, "Still Flowing"));
+        await gateway.WaitForProfileAsync(user, p => p.Count("Still Flowing") == 1);
+
+        BasicGetResult? dead = null;
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (dead is null && DateTime.UtcNow < deadline)
+        {
+            dead = await channel.BasicGetAsync(watch, autoAck: true);
+            if (dead is null)
+            {
+                await Task.Delay(250);
+            }
+        }
+        Assert.NotNull(dead);
+        Assert.Contains(poisonId, Encoding.UTF8.GetString(dead.Body.Span));
+    }
+}
