@@ -34,6 +34,7 @@ for _ in $(seq 1 180); do
   Personalization platform is running.
     gateway    http://localhost:$gateway_port
     dashboard  ${login:-http://localhost:18888}
+  Development keys (development only): write dev-write-key (HTTP Basic user), read dev-read-key, admin dev-admin-key (Bearer)
   Ctrl-C stops everything.
 
 BANNER
