@@ -3,8 +3,12 @@ namespace Personalization.Sidecar.PubSub;
 /// <summary>A message as the broker delivered it: the bytes published (usually a CloudEvent) and its metadata.</summary>
 public sealed record BrokerMessage(string Topic, ReadOnlyMemory<byte> Body, string? ContentType, IReadOnlyDictionary<string, string> Metadata);
 
-/// <summary>What the broker should do with a delivered message once the sidecar is done with it.</summary>
-public enum MessageOutcome { Ack, Nack }
+/// <summary>
+/// What the broker should do with a delivered message once the sidecar is done with it: Ack (done), Nack (final failure:
+/// the component's requeueInFailure decides), Requeue (not settled, e.g. the dead-letter topic could not take it: the
+/// broker must keep it and deliver it again).
+/// </summary>
+public enum MessageOutcome { Ack, Nack, Requeue }
 
 /// <summary>How a subscription consumes: in-flight message limit and whether the component's queue is dead-lettered.</summary>
 public sealed record ConsumeOptions(int Concurrency);

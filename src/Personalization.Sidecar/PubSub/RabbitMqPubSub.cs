@@ -20,7 +20,8 @@ public sealed partial class RabbitMqPubSub : IPubSub
     private readonly ILogger _logger;
     private readonly IChannel?[] _publishers = new IChannel?[PublishChannels];
     private readonly SemaphoreSlim _publisherLock = new(1, 1);
-    private readonly ConcurrentDictionary<string, Lazy<Task>> _declaredExchanges = new();
+    private static readonly TimeSpan ConfirmTimeout = TimeSpan.FromSeconds(15);
+    private readonly ConcurrentDictionary<string, Task> _declaredExchanges = new();
     private int _next;
 
     private sealed record Settings(
@@ -28,8 +29,25 @@ public sealed partial class RabbitMqPubSub : IPubSub
         DeliveryModes DeliveryMode, bool RequeueInFailure, ushort PrefetchCount, bool EnableDeadLetter, string RoutingKey,
         int? MaxLen, int? MaxLenBytes, int? QueueTtlSeconds, int? MaxPriority, bool SingleConcurrency);
 
-    private RabbitMqPubSub(Settings settings, IConnection connection, ILogger logger) =>
+    private RabbitMqPubSub(Settings settings, IConnection connection, ILogger logger)
+    {
         (_settings, _connection, _logger) = (settings, connection, logger);
+        connection.ConnectionShutdownAsync += (_, e) =>
+        {
+            LogConnectionLost(_logger, Name, e.ReplyText);
+            return Task.CompletedTask;
+        };
+        connection.RecoverySucceededAsync += (_, _) =>
+        {
+            LogConnectionRecovered(_logger, Name);
+            return Task.CompletedTask;
+        };
+        connection.ConnectionRecoveryErrorAsync += (_, e) =>
+        {
+            LogRecoveryFailed(_logger, Name, e.Exception.Message);
+            return Task.CompletedTask;
+        };
+    }
 
     public string Name => _settings.Name;
 
@@ -82,58 +100,146 @@ public sealed partial class RabbitMqPubSub : IPubSub
 
     public async Task PublishAsync(string topic, ReadOnlyMemory<byte> body, string contentType, IReadOnlyDictionary<string, string> metadata, CancellationToken ct)
     {
-        await EnsureExchangeAsync(topic, ct);
-        var properties = new BasicProperties
+        // Fail fast while the broker is away: the caller answers "unavailable" and retries later.
+        if (!_connection.IsOpen)
+            throw new RabbitMQ.Client.Exceptions.AlreadyClosedException(_connection.CloseReason
+                ?? new ShutdownEventArgs(ShutdownInitiator.Library, 0, "the connection to the broker is not open"));
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(ConfirmTimeout);
+        try
         {
-            ContentType = metadata.GetValueOrDefault("contentType") ?? contentType,
-            DeliveryMode = _settings.DeliveryMode,
-            MessageId = metadata.GetValueOrDefault("messageID") ?? metadata.GetValueOrDefault("messageId"),
-            CorrelationId = metadata.GetValueOrDefault("correlationID"),
-            Type = metadata.GetValueOrDefault("type"),
-        };
-        if (metadata.TryGetValue("ttlInSeconds", out var ttl) && int.TryParse(ttl, out var seconds) && seconds > 0)
-            properties.Expiration = (seconds * 1000L).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        if (metadata.TryGetValue("priority", out var p) && byte.TryParse(p, out var priority)) properties.Priority = priority;
+            await EnsureExchangeAsync(topic, timeout.Token);
+            var properties = new BasicProperties
+            {
+                ContentType = metadata.GetValueOrDefault("contentType") ?? contentType,
+                DeliveryMode = _settings.DeliveryMode,
+                MessageId = metadata.GetValueOrDefault("messageID") ?? metadata.GetValueOrDefault("messageId"),
+                CorrelationId = metadata.GetValueOrDefault("correlationID"),
+                Type = metadata.GetValueOrDefault("type"),
+            };
+            if (metadata.TryGetValue("ttlInSeconds", out var ttl) && int.TryParse(ttl, out var seconds) && seconds > 0)
+                properties.Expiration = (seconds * 1000L).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (metadata.TryGetValue("priority", out var p) && byte.TryParse(p, out var priority)) properties.Priority = priority;
 
-        var channel = await PublisherAsync(ct);
-        // With confirmation tracking on, this completes when the broker confirms (and throws when it nacks).
-        await channel.BasicPublishAsync(topic, metadata.GetValueOrDefault("routingKey") ?? _settings.RoutingKey, false, properties, body, ct);
-    }
-
-    private Task EnsureExchangeAsync(string topic, CancellationToken ct)
-    {
-        var declared = _declaredExchanges.GetOrAdd(topic, t => new Lazy<Task>(() => DeclareExchangeAsync(t)));
-        return declared.Value.IsFaulted ? Retry(topic) : declared.Value.WaitAsync(ct);
-
-        Task Retry(string t)
+            var (slot, channel) = await PublisherAsync(timeout.Token);
+            try
+            {
+                // With confirmation tracking on, this completes only when the broker confirms; it throws when the broker
+                // nacks, when the channel or connection closes before the confirm, or when the timeout cancels the wait.
+                await channel.BasicPublishAsync(topic, metadata.GetValueOrDefault("routingKey") ?? _settings.RoutingKey, false, properties, body, timeout.Token);
+            }
+            catch
+            {
+                // Whatever the reason, the next publish gets a healthy channel and re-checks the exchange.
+                if (!channel.IsOpen) Forget(slot, channel);
+                _declaredExchanges.TryRemove(topic, out _);
+                throw;
+            }
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !ct.IsCancellationRequested)
         {
-            _declaredExchanges.TryRemove(t, out _);
-            return EnsureExchangeAsync(t, ct);
+            throw new TimeoutException($"the broker did not confirm the message to '{topic}' within {ConfirmTimeout.TotalSeconds:0} s");
         }
     }
 
-    private async Task DeclareExchangeAsync(string topic)
+    /// <summary>
+    /// Declares the topic's exchange once per process; a failed declaration is forgotten (the caller's publish fails)
+    /// and tried again by the next publish. Concurrent publishes to a new topic share one declaration.
+    /// </summary>
+    private async Task EnsureExchangeAsync(string topic, CancellationToken ct)
     {
-        await using var channel = await _connection.CreateChannelAsync();
-        await channel.ExchangeDeclareAsync(topic, _settings.ExchangeKind, _settings.Durable, _settings.DeleteWhenUnused);
+        var pending = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var declaration = _declaredExchanges.GetOrAdd(topic, pending.Task);
+        if (declaration == pending.Task)
+        {
+            try
+            {
+                await DeclareExchangeAsync(topic, ct);
+                pending.SetResult();
+            }
+            catch (Exception e)
+            {
+                _declaredExchanges.TryRemove(new KeyValuePair<string, Task>(topic, pending.Task));
+                pending.SetException(e);
+                throw;
+            }
+            return;
+        }
+        try
+        {
+            await declaration.WaitAsync(ct);
+        }
+        catch (Exception) when (!ct.IsCancellationRequested)
+        {
+            _declaredExchanges.TryRemove(new KeyValuePair<string, Task>(topic, declaration));
+            throw;
+        }
     }
 
-    private async Task<IChannel> PublisherAsync(CancellationToken ct)
+    private async Task DeclareExchangeAsync(string topic, CancellationToken ct)
+    {
+        var channel = await _connection.CreateChannelAsync(cancellationToken: ct);
+        try
+        {
+            await channel.ExchangeDeclareAsync(topic, _settings.ExchangeKind, _settings.Durable, _settings.DeleteWhenUnused, cancellationToken: ct);
+        }
+        finally
+        {
+            await CloseQuietlyAsync(channel);
+        }
+    }
+
+    /// <summary>
+    /// A confirm-enabled channel for one publish. A slot whose channel is closed (the broker went away, a channel error)
+    /// gets a new channel: the closed one is dropped rather than waited on.
+    /// </summary>
+    private async Task<(int Slot, IChannel Channel)> PublisherAsync(CancellationToken ct)
     {
         var slot = (int)((uint)Interlocked.Increment(ref _next) % PublishChannels);
-        if (_publishers[slot] is { IsOpen: true } open) return open;
+        if (Volatile.Read(ref _publishers[slot]) is { IsOpen: true } open) return (slot, open);
         await _publisherLock.WaitAsync(ct);
         try
         {
-            if (_publishers[slot] is { IsOpen: true } again) return again;
+            var current = _publishers[slot];
+            if (current is { IsOpen: true }) return (slot, current);
+            if (current is not null) Forget(slot, current);
             var channel = await _connection.CreateChannelAsync(
                 new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), ct);
-            _publishers[slot] = channel;
-            return channel;
+            Volatile.Write(ref _publishers[slot], channel);
+            return (slot, channel);
         }
         finally
         {
             _publisherLock.Release();
+        }
+    }
+
+    /// <summary>Takes a closed publisher channel out of its slot and disposes it in the background.</summary>
+    private void Forget(int slot, IChannel channel)
+    {
+        if (Interlocked.CompareExchange(ref _publishers[slot], null, channel) != channel) return;
+        LogPublisherDropped(_logger, Name, slot, channel.CloseReason?.ReplyText ?? "closed");
+        _ = CloseQuietlyAsync(channel);
+    }
+
+    private static async Task CloseQuietlyAsync(IChannel channel)
+    {
+        try
+        {
+            if (channel.IsOpen) await channel.CloseAsync();
+        }
+        catch (Exception e) when (e is RabbitMQ.Client.Exceptions.AlreadyClosedException or RabbitMQ.Client.Exceptions.OperationInterruptedException
+            or ObjectDisposedException or OperationCanceledException or TimeoutException or IOException)
+        {
+        }
+        try
+        {
+            await channel.DisposeAsync();
+        }
+        catch (Exception e) when (e is RabbitMQ.Client.Exceptions.AlreadyClosedException or RabbitMQ.Client.Exceptions.OperationInterruptedException
+            or ObjectDisposedException or OperationCanceledException or TimeoutException or IOException)
+        {
         }
     }
 
@@ -205,7 +311,7 @@ public sealed partial class RabbitMqPubSub : IPubSub
                 }
                 if (!channel.IsOpen) return;
                 if (outcome == MessageOutcome.Ack) await channel.BasicAckAsync(delivery.DeliveryTag, false);
-                else await channel.BasicNackAsync(delivery.DeliveryTag, false, owner._settings.RequeueInFailure);
+                else await channel.BasicNackAsync(delivery.DeliveryTag, false, outcome == MessageOutcome.Requeue || owner._settings.RequeueInFailure);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -251,6 +357,18 @@ public sealed partial class RabbitMqPubSub : IPubSub
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Pub/sub {PubSub}: consuming topic {Topic} from queue {Queue} with concurrency {Concurrency}")]
     private static partial void LogSubscribed(ILogger logger, string pubSub, string topic, string queue, int concurrency);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Pub/sub {PubSub}: connection to the broker lost ({Reason}); publishes fail until it is recovered")]
+    private static partial void LogConnectionLost(ILogger logger, string pubSub, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Pub/sub {PubSub}: connection to the broker recovered")]
+    private static partial void LogConnectionRecovered(ILogger logger, string pubSub);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Pub/sub {PubSub}: reconnecting to the broker failed ({Problem}); retrying")]
+    private static partial void LogRecoveryFailed(ILogger logger, string pubSub, string problem);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Pub/sub {PubSub}: publisher channel {Slot} dropped ({Reason}); a new one is opened on the next publish")]
+    private static partial void LogPublisherDropped(ILogger logger, string pubSub, int slot, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Pub/sub {PubSub}: settling a message from queue {Queue} failed")]
     private static partial void LogConsumeFailed(ILogger logger, string pubSub, string queue, Exception error);

@@ -137,9 +137,11 @@ public sealed partial class SubscriptionRunner(
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
+            // Not in the dead-letter topic and not acknowledged by the app: the broker must keep it (a nack without
+            // requeue would discard it when the queue has no dead-letter exchange). It comes back and is tried again.
             LogDeadLetterFailed(logger, deadLetterTopic, e);
             SidecarTelemetry.Failed.Add(1, _tags);
-            return MessageOutcome.Nack;
+            return MessageOutcome.Requeue;
         }
     }
 

@@ -89,6 +89,35 @@ public sealed class InfrastructureFixture : IAsyncLifetime
         PostgresForDapr = ToLibpqKeyValue(new NpgsqlConnectionStringBuilder(Postgres));
     }
 
+    /// <summary>Stops the RabbitMQ node (the AppHost's resource-stop command) and waits until it is down.</summary>
+    public async Task StopRabbitMqAsync()
+    {
+        var app = _app ?? throw new InvalidOperationException("The infrastructure is not started.");
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var result = await app.ResourceCommands.ExecuteCommandAsync("rabbitmq", "resource-stop", timeout.Token);
+        if (!result.Success)
+        {
+            throw new InvalidOperationException($"Stopping rabbitmq failed: {result.Message}");
+        }
+
+        await app.ResourceNotifications.WaitForResourceAsync(
+            "rabbitmq", e => e.Snapshot.State?.Text is "Exited" or "Finished" or "Stopped", timeout.Token);
+    }
+
+    /// <summary>Starts the RabbitMQ node again (resource-start) and waits until it is healthy.</summary>
+    public async Task StartRabbitMqAsync()
+    {
+        var app = _app ?? throw new InvalidOperationException("The infrastructure is not started.");
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        var result = await app.ResourceCommands.ExecuteCommandAsync("rabbitmq", "resource-start", timeout.Token);
+        if (!result.Success)
+        {
+            throw new InvalidOperationException($"Starting rabbitmq failed: {result.Message}");
+        }
+
+        await app.ResourceNotifications.WaitForResourceHealthyAsync("rabbitmq", timeout.Token);
+    }
+
     public async Task DisposeAsync()
     {
         if (_app is not null)
