@@ -64,6 +64,12 @@ public sealed class PipelineTests(PlatformFixture platform)
         var profile = await gateway.WaitForProfileAsync(user, p => p.Count("Marker") == 1);
         Assert.Equal(1, profile.Count("Clicked"));
         Assert.Equal(2, profile.Long("totalEvents"));
+
+        // The collector stopped the second copy at the door: its de-dup marker is in the state store, with a TTL.
+        await using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync((await platform.App.GetConnectionStringAsync("redis"))!);
+        var marker = $"statestore||dedupe:{messageId}";
+        Assert.True(await redis.GetDatabase().KeyExistsAsync(marker), $"no de-duplication marker {marker}");
+        Assert.NotNull(await redis.GetDatabase().KeyTimeToLiveAsync(marker));
     }
 
     [Fact]

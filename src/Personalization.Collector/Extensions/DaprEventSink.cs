@@ -48,14 +48,17 @@ public sealed class DaprEventSink(DaprClient dapr) : IEventSink
     public Task MarkSeenAsync(IReadOnlyList<string> messageIds, DateTimeOffset receivedAt, TimeSpan ttl, CancellationToken cancellationToken)
     {
         var metadata = new Dictionary<string, string> { ["ttlInSeconds"] = ((long)ttl.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture) };
-        var items = new List<SaveStateItem<DateTimeOffset>>(messageIds.Count);
+        var value = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(receivedAt, CollectorJsonContext.Default.DateTimeOffset);
+        var operations = new List<StateTransactionRequest>(messageIds.Count);
         foreach (var id in messageIds)
         {
-            items.Add(new SaveStateItem<DateTimeOffset>(DedupeKeys.Marker(id), receivedAt, etag: null!, stateOptions: null, metadata: metadata));
+            operations.Add(new StateTransactionRequest(DedupeKeys.Marker(id), value, StateOperationType.Upsert, metadata: metadata));
         }
+        // One transaction, not SaveBulkStateAsync: Dapr.Client 1.19's bulk save does not send the
+        // dapr-api-token header, so with a token set (as the AppHost does) every bulk save is refused.
         return Guard("write de-duplication markers", async () =>
         {
-            await dapr.SaveBulkStateAsync(StateKeys.Store, items, cancellationToken);
+            await dapr.ExecuteStateTransactionAsync(StateKeys.Store, operations, cancellationToken: cancellationToken);
             return true;
         });
     }

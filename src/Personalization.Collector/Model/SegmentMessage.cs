@@ -90,4 +90,5 @@ public sealed class SegmentIdConverter : JsonConverter<string?>
 [JsonSerializable(typeof(SegmentSuccess))]
 [JsonSerializable(typeof(Contracts.CollectedEvent))]
 [JsonSerializable(typeof(List<Contracts.CollectedEvent>))]
+[JsonSerializable(typeof(DateTimeOffset))]
 public sealed partial class CollectorJsonContext : JsonSerializerContext;
