@@ -23,6 +23,9 @@ public static class ServiceDefaultsExtensions
     /// <summary>Readiness: the dependencies the service needs are reachable.</summary>
     public const string HealthPath = "/health";
 
+    /// <summary>The Dapr sidecar's health endpoints, probed by readiness checks: not worth a trace either.</summary>
+    private const string DaprHealthPath = "/v1.0/healthz";
+
     /// <summary>Meter and activity source names the platform's own code uses; all start with this.</summary>
     public const string TelemetryPrefix = "Personalization.";
 
@@ -61,8 +64,11 @@ public static class ServiceDefaultsExtensions
                     // Probes every few seconds would drown the traces worth reading.
                     options.Filter = context =>
                         !context.Request.Path.StartsWithSegments(HealthPath)
-                        && !context.Request.Path.StartsWithSegments(AlivePath))
-                .AddHttpClientInstrumentation());
+                        && !context.Request.Path.StartsWithSegments(AlivePath)
+                        && !context.Request.Path.StartsWithSegments(DaprHealthPath))
+                .AddHttpClientInstrumentation(options =>
+                    options.FilterHttpRequestMessage = request =>
+                        request.RequestUri?.AbsolutePath.StartsWith(DaprHealthPath, StringComparison.Ordinal) != true));
 
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
         {
