@@ -22,7 +22,7 @@ public sealed class LoadOptions
     public int Concurrency { get; private set; } = 32;
     public int FreshnessSample { get; private set; } = 20;
     public TimeSpan PollInterval { get; private set; } = TimeSpan.FromMilliseconds(10);
-    public TimeSpan Drain { get; private set; } = TimeSpan.FromSeconds(90);
+    public TimeSpan Drain { get; private set; } = TimeSpan.FromSeconds(180);
     public TimeSpan BaselineDuration { get; private set; } = TimeSpan.FromSeconds(10);
     public bool Baselines { get; private set; } = true;
 

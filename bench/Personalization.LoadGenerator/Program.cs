@@ -114,12 +114,13 @@ for (var index = 0; index < options.Rates.Count && !ct.IsCancellationRequested; 
     drainUntil.CancelAfter(options.Drain);
     var drainStart = Stopwatch.GetTimestamp();
     await ShowProgressAsync(probeTask, () => new Markup($"waiting for the sampled profiles: {probe?.Open ?? 0} batches not yet visible"));
-    var remaining = options.Drain - Stopwatch.GetElapsedTime(drainStart);
+    // The loss check has a drain budget of its own: under a backlog the sampled users' wait may have used the first.
     var status = "drain: reading every profile";
-    var lossTask = LossCheck.RunAsync(readHttp, profiles, readKey, stream.Users,
-        remaining > TimeSpan.FromSeconds(5) ? remaining : TimeSpan.FromSeconds(5), s => status = s, ct);
+    var lossTask = LossCheck.RunAsync(readHttp, profiles, readKey, stream.Users, options.Drain, s => status = s, ct);
     await ShowProgressAsync(lossTask, () => new Markup(Markup.Escape(status)));
     var (loss, sampleProfile) = await lossTask;
+    // Accepted and counted: every accepted event of the phase, over the time until the last of them was in a profile.
+    var countedPerSecond = loss.Complete ? stats.EventsAccepted / Stopwatch.GetElapsedTime(phaseStart).TotalSeconds : (double?)null;
     sampleProfiles.Add(sampleProfile);
 
     var result = new PhaseResult(
@@ -128,7 +129,7 @@ for (var index = 0; index < options.Rates.Count && !ct.IsCancellationRequested; 
         probe is null ? null : new FreshnessSummary(probe.SampledUsers, probe.Freshness.Summarize(), probe.Open, probe.Polls, probe.PollErrors,
             probe.PollLatency.Summarize(), options.PollInterval.TotalMilliseconds),
         options.ReadsPerSecond > 0 ? ReadSummary.From(options.ReadsPerSecond, readStats, readSchedule) : null,
-        loss, Machine.LoadAverage());
+        loss, countedPerSecond, Machine.LoadAverage());
     phases.Add(result);
     PrintPhase(result);
 }
@@ -360,11 +361,11 @@ static List<TargetCheck> Targets(IReadOnlyList<PhaseResult> phases, LoadOptions 
     var max = phases.FirstOrDefault(p => p.TargetRate == 0);
     if (max is { Loss: { } loss })
     {
-        var rate = max.Ingest.AcceptedPerSecond;
+        var rate = Math.Min(max.Ingest.AcceptedPerSecond, max.CountedPerSecond ?? 0);
         var lossless = loss.Complete && loss.Missing == 0 && loss.Extra == 0;
         checks.Add(new TargetCheck(
             "≥ 2,000 events/s accepted and counted, batches of 20, zero loss",
-            $"{N(rate)} events/s, batches of {max.BatchSize}, missing {N(loss.Missing)}, extra {N(loss.Extra)}",
+            $"{N(max.Ingest.AcceptedPerSecond)} events/s accepted, {(max.CountedPerSecond is { } c ? N(c) + " events/s accepted and counted" : "not all counted within the drain limit")}, batches of {max.BatchSize}, missing {N(loss.Missing)}, extra {N(loss.Extra)}",
             rate >= 2000 && lossless && max.BatchSize == 20,
             (rate >= 2000 ? "rate met" : $"{N(2000 - rate)} events/s short ({rate / 2000:P0} of target)") +
             (lossless ? ", no loss" : ", **events lost or double counted**") +
@@ -409,7 +410,7 @@ static List<TargetCheck> Targets(IReadOnlyList<PhaseResult> phases, LoadOptions 
 
 static List<string> Notes() =>
 [
-    "Accepted events/s: events in batches answered 200, divided by the time from the phase's start to the last 200. A batch answered 429/503/5xx or not answered is retried with the same message ids (up to 6 attempts, Retry-After honoured); any other 4xx is final.",
+    "Accepted events/s: events in batches answered 200, divided by the time from the phase's start to the last 200. A batch answered 429/503/5xx or not answered is retried with the same message ids (up to 6 attempts, Retry-After honoured); any other 4xx is final. Accepted and counted events/s: the phase's accepted events over the time from its start until the drain found every one of them in its profile (the throughput target's measure).",
     "Freshness: for the sampled users, each accepted batch holding their events sets an expectation 'totalEvents ≥ n' stamped with the time of its 200; that user's profile is read through the gateway every poll interval while an expectation is open, and the first read that meets it closes it at the time its answer arrived. The figure includes that read and up to one poll interval (resolution ≈ poll interval + one read).",
     "Profile reads: GET /v1/profiles/{id} through the gateway with the read key, started at a fixed rate (open loop, at most 64 in flight), for users with at least one accepted event; percentiles over the 200 answers. They run at the same time as the writes and the freshness polls.",
     "Loss: after each phase every user's profile is read until totalEvents reaches what was accepted for that user (or the drain limit). Missing = accepted but not counted; extra = counted more than accepted (a double count). Per event name: page → pageViews, track → eventCounts[name], identify → the rest of totalEvents.",

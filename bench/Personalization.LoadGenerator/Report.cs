@@ -38,7 +38,7 @@ public sealed record ReadSummary(
 
 public sealed record PhaseResult(
     string Name, int TargetRate, int BatchSize, int Users, int Concurrency, double DurationSeconds, int ConsentFailures,
-    IngestSummary Ingest, FreshnessSummary? Freshness, ReadSummary? Reads, LossResult? Loss, string LoadAverageAfter);
+    IngestSummary Ingest, FreshnessSummary? Freshness, ReadSummary? Reads, LossResult? Loss, double? CountedPerSecond, string LoadAverageAfter);
 
 /// <summary>A reference measured in the same run with the same client: <see cref="Compare"/> names the pipeline figure it sits beside.</summary>
 public sealed record BaselineResult(string Name, string Method, double? EventsPerSecond, LatencySummary Latency, string Compare);
@@ -111,6 +111,7 @@ public static class ReportWriter
         Row("users / batch size / duration", p => $"{N(p.Users)} / {p.BatchSize} / {p.DurationSeconds:0} s");
         Row("offered (events sent / s)", p => N(p.Ingest.OfferedPerSecond));
         Row("**accepted events/s**", p => "**" + N(p.Ingest.AcceptedPerSecond) + "**");
+        Row("**accepted and counted events/s** (until the last accepted event was in its profile)", p => p.CountedPerSecond is { } c ? "**" + N(c) + "**" : "not all counted");
         Row("events sent / accepted", p => $"{N(p.Ingest.EventsSent)} / {N(p.Ingest.EventsAccepted)}");
         Row("rejected (4xx) / given up after retries", p => $"{N(p.Ingest.EventsRejected)} / {N(p.Ingest.EventsGivenUp)}");
         Row("POST /v1/batch p50 / p95 / p99", p => $"{Ms(p.Ingest.PostLatency.P50)} / {Ms(p.Ingest.PostLatency.P95)} / {Ms(p.Ingest.PostLatency.P99)}");
