@@ -34,6 +34,8 @@ var ct = cancel.Token;
 
 var startedAt = DateTimeOffset.UtcNow;
 var machine = Machine.Describe();
+// The system was built before the run started: the commit at the start is the closer guess (run.sh's build time is not known here).
+var commit = Machine.Commit();
 var writeKey = BatchSender.WriteKey(options.WriteKey);
 var readKey = new AuthenticationHeaderValue("Bearer", options.ReadKey);
 var profiles = new Uri(options.Gateway, "/v1/profiles/");
@@ -232,7 +234,7 @@ if (!ct.IsCancellationRequested && (options.CollectorUrl is not null || options.
 }
 
 var report = new RunReport(
-    startedAt, Machine.Commit(), options.Gateway.ToString(), machine,
+    startedAt, commit, options.Gateway.ToString(), machine,
     [
         new("users per phase", N(options.Users)),
         new("batch size", options.BatchSize.ToString(CultureInfo.InvariantCulture)),
