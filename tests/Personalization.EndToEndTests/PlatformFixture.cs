@@ -42,8 +42,20 @@ public sealed class PlatformFixture : IAsyncLifetime
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Personalization_AppHost>([.. arguments]);
         builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
         var app = await builder.BuildAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        await app.StartAsync(timeout.Token);
+        // Starting waits for every resource's dependencies to be healthy: about a minute on an idle
+        // 2-core machine, several when it is busy. Generous, but bounded.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(6));
+        try
+        {
+            await app.StartAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            var states = string.Join(", ", waitFor.Select(name =>
+                app.ResourceNotifications.TryGetCurrentState(name, out var e) ? $"{name}={e.Snapshot.State?.Text}/{e.Snapshot.HealthStatus}" : $"{name}=?"));
+            await app.DisposeAsync();
+            throw new TimeoutException($"The AppHost did not start within 6 minutes. States: {states}");
+        }
         foreach (var resource in waitFor)
         {
             try
@@ -55,7 +67,7 @@ public sealed class PlatformFixture : IAsyncLifetime
                 var states = string.Join(", ", waitFor.Select(name =>
                     app.ResourceNotifications.TryGetCurrentState(name, out var e) ? $"{name}={e.Snapshot.State?.Text}/{e.Snapshot.HealthStatus}" : $"{name}=?"));
                 await app.DisposeAsync();
-                throw new TimeoutException($"'{resource}' did not become healthy within 3 minutes. States: {states}");
+                throw new TimeoutException($"'{resource}' did not become healthy within 6 minutes. States: {states}");
             }
         }
         return app;
