@@ -27,8 +27,8 @@ trap stop INT TERM
 # Announce the addresses once the dashboard is up and the gateway answers its health probe.
 for _ in $(seq 1 180); do
   kill -0 "$apphost" 2>/dev/null || { wait "$apphost"; exit $?; }
-  if curl -fsS "http://localhost:$gateway_port/health" >/dev/null 2>&1; then
-    login=$(grep -oE 'http://localhost:18888/login\?t=[0-9a-f]+' "$log" | head -1)
+  if curl -fsS --max-time 2 "http://localhost:$gateway_port/health" >/dev/null 2>&1; then
+    login=$(grep -m1 -oE 'http://localhost:18888/login\?t=[0-9a-f]+' "$log" || true)
     cat <<BANNER
 
   Personalization platform is running.
