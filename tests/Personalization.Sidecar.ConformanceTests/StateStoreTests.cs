@@ -176,8 +176,7 @@ public sealed class StateStoreTests(InfrastructureFixture infra, StateSidecarFix
 
     /// <summary>
     /// PostgreSQL runs the whole transaction in one database transaction, so a stale etag rolls everything back.
-    /// (Dapr's state.redis cannot roll back inside MULTI/EXEC; it only rejects malformed etags before running anything:
-    /// see <see cref="RedisTransactionWithAMalformedEtagIsRejectedBeforeAnythingIsApplied"/>.)
+    /// (For state.redis see <see cref="TransactionOfHundredsOfOperationsAppliesAllOrNone"/>.)
     /// </summary>
     [Fact]
     public async Task PostgresTransactionWithOneStaleEtagAppliesNoOperation()
@@ -199,6 +198,106 @@ public sealed class StateStoreTests(InfrastructureFixture infra, StateSidecarFix
         Assert.Null(await dapr.GetStateAsync<Profile>(store, fresh));
         Assert.Equal(new Profile("guarded", 2), await dapr.GetStateAsync<Profile>(store, guarded));
     }
+
+    /// <summary>
+    /// A first-write upsert without etag of a key that exists (created under first-write) is refused, and with it
+    /// every other operation of the transaction: Redis through a WATCH condition that aborts the EXEC, PostgreSQL by
+    /// rolling the database transaction back. The caller gets the etag-mismatch status (ABORTED).
+    /// </summary>
+    [Theory]
+    [InlineData(ResourcesFolder.RedisStore)]
+    [InlineData(ResourcesFolder.PostgresStore)]
+    public async Task TransactionWithAFirstWriteUpsertOfAnExistingKeyAppliesNothingAndIsAborted(string store)
+    {
+        var dapr = await fixture.Stores.ClientAsync(store);
+        var firstWrite = new StateOptions { Concurrency = ConcurrencyMode.FirstWrite };
+        var (fresh, existing, doomed) = (NewKey(), NewKey(), NewKey());
+        await dapr.SaveStateAsync(store, existing, new Profile("existing", 1), firstWrite);
+        await dapr.SaveStateAsync(store, doomed, new Profile("doomed", 1));
+
+        var status = await DaprErrors.GrpcStatusOfAsync(() => dapr.ExecuteStateTransactionAsync(store,
+        [
+            new StateTransactionRequest(fresh, Json(new Profile("fresh", 1)), StateOperationType.Upsert),
+            new StateTransactionRequest(existing, Json(new Profile("existing", 2)), StateOperationType.Upsert, options: firstWrite),
+            new StateTransactionRequest(doomed, null, StateOperationType.Delete),
+        ]));
+
+        Assert.Equal(StatusCode.Aborted, status);
+        Assert.Null(await dapr.GetStateAsync<Profile>(store, fresh));
+        Assert.Equal(new Profile("existing", 1), await dapr.GetStateAsync<Profile>(store, existing));
+        Assert.Equal(new Profile("doomed", 1), await dapr.GetStateAsync<Profile>(store, doomed));
+    }
+
+    /// <summary>
+    /// state.redis refuses any write without etag to a key written under first-write concurrency (its set script checks
+    /// the key's <c>first-write</c> field), so inside a transaction that refusal must abort everything too.
+    /// </summary>
+    [Fact]
+    public async Task RedisTransactionOverwritingAFirstWriteKeyWithoutEtagAppliesNothing()
+    {
+        var dapr = await fixture.Stores.ClientAsync(ResourcesFolder.RedisStore);
+        var store = ResourcesFolder.RedisStore;
+        var (fresh, existing) = (NewKey(), NewKey());
+        await dapr.SaveStateAsync(store, existing, new Profile("existing", 1), new StateOptions { Concurrency = ConcurrencyMode.FirstWrite });
+
+        var status = await DaprErrors.GrpcStatusOfAsync(() => dapr.ExecuteStateTransactionAsync(store,
+        [
+            new StateTransactionRequest(fresh, Json(new Profile("fresh", 1)), StateOperationType.Upsert),
+            new StateTransactionRequest(existing, Json(new Profile("existing", 2)), StateOperationType.Upsert),
+        ]));
+
+        Assert.Equal(StatusCode.Aborted, status);
+        Assert.Null(await dapr.GetStateAsync<Profile>(store, fresh));
+        Assert.Equal(new Profile("existing", 1), await dapr.GetStateAsync<Profile>(store, existing));
+    }
+
+    /// <summary>
+    /// Services write a whole batch's state in one transaction: 300 operations (new keys, etag-guarded updates,
+    /// first-write creations with a TTL, deletes) are applied together; the same batch with one stale etag among them
+    /// applies none of them.
+    /// </summary>
+    [Theory]
+    [InlineData(ResourcesFolder.RedisStore)]
+    [InlineData(ResourcesFolder.PostgresStore)]
+    public async Task TransactionOfHundredsOfOperationsAppliesAllOrNone(string store)
+    {
+        var dapr = await fixture.Stores.ClientAsync(store);
+        var created = Enumerable.Range(0, 100).Select(_ => NewKey()).ToArray();
+        var updated = Enumerable.Range(0, 100).Select(_ => NewKey()).ToArray();
+        var firstWritten = Enumerable.Range(0, 50).Select(_ => NewKey()).ToArray();
+        var deleted = Enumerable.Range(0, 50).Select(_ => NewKey()).ToArray();
+        await dapr.ExecuteStateTransactionAsync(store,
+            [.. updated.Concat(deleted).Select(k => new StateTransactionRequest(k, Json(new Profile(k, 0)), StateOperationType.Upsert))]);
+        var etags = (await dapr.GetBulkStateAsync(store, updated, parallelism: 1)).ToDictionary(i => i.Key, i => i.ETag);
+
+        List<StateTransactionRequest> Batch(string suffix) =>
+        [
+            .. created.Select(k => new StateTransactionRequest(k, Json(new Profile(k + suffix, 1)), StateOperationType.Upsert)),
+            .. updated.Select(k => new StateTransactionRequest(k, Json(new Profile(k + suffix, 2)), StateOperationType.Upsert, etags[k])),
+            .. firstWritten.Select(k => new StateTransactionRequest(k, Json(new Profile(k + suffix, 3)), StateOperationType.Upsert,
+                metadata: new Dictionary<string, string> { ["ttlInSeconds"] = "600" }, options: new StateOptions { Concurrency = ConcurrencyMode.FirstWrite })),
+            .. deleted.Select(k => new StateTransactionRequest(k, null, StateOperationType.Delete)),
+        ];
+
+        // One etag of the batch goes stale: the whole batch must be refused.
+        var last = updated[^1];
+        await dapr.SaveStateAsync(store, last, new Profile(last, 0));
+        Assert.Equal(StatusCode.Aborted, await DaprErrors.GrpcStatusOfAsync(() => dapr.ExecuteStateTransactionAsync(store, Batch("-stale"))));
+        Assert.All(await dapr.GetBulkStateAsync(store, [.. created, .. firstWritten], parallelism: 1), i => Assert.True(string.IsNullOrEmpty(i.Value), $"{i.Key} was written"));
+        Assert.All(await dapr.GetBulkStateAsync(store, [.. updated, .. deleted], parallelism: 1), i => Assert.Equal(new Profile(i.Key, 0), Read(i.Value)));
+
+        (_, etags[last]) = await dapr.GetStateAndETagAsync<Profile>(store, last);
+        await dapr.ExecuteStateTransactionAsync(store, Batch(""));
+
+        Assert.All(await dapr.GetBulkStateAsync(store, created, parallelism: 1), i => Assert.Equal(new Profile(i.Key, 1), Read(i.Value)));
+        Assert.All(await dapr.GetBulkStateAsync(store, updated, parallelism: 1), i => Assert.Equal(new Profile(i.Key, 2), Read(i.Value)));
+        Assert.All(await dapr.GetBulkStateAsync(store, firstWritten, parallelism: 1), i => Assert.Equal(new Profile(i.Key, 3), Read(i.Value)));
+        Assert.All(await dapr.GetBulkStateAsync(store, deleted, parallelism: 1), i => Assert.True(string.IsNullOrEmpty(i.Value), $"{i.Key} was not deleted"));
+    }
+
+    private static byte[] Json(Profile profile) => JsonSerializer.SerializeToUtf8Bytes(profile, JsonSerializerOptions.Web);
+
+    private static Profile? Read(string json) => JsonSerializer.Deserialize<Profile>(json, JsonSerializerOptions.Web);
 
     [Fact]
     public async Task RedisTransactionWithAMalformedEtagIsRejectedBeforeAnythingIsApplied()

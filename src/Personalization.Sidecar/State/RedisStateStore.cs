@@ -103,12 +103,18 @@ public sealed class RedisStateStore : IStateStore
     }
 
     /// <summary>
-    /// MULTI/EXEC of the same scripts. Redis runs every command of a transaction even when a script refuses, so an ETag
-    /// mismatch is checked first under WATCH: the transaction only commits when no watched key changed since the check.
+    /// MULTI/EXEC of the same scripts. Redis runs every command of a transaction even when a script refuses, so nothing
+    /// may be left for a script to refuse: each operation a script could refuse gets a WATCH condition that holds exactly
+    /// when the script accepts, and a condition that fails aborts the whole EXEC (an ETag mismatch, nothing applied).
     /// </summary>
     public async Task TransactAsync(IReadOnlyList<object> operations, CancellationToken ct)
     {
         var transaction = Db.CreateTransaction();
+
+        // The stored versions of the etag-guarded keys, read in one round trip: a transaction of hundreds of keys
+        // must not pay one awaited read per key.
+        List<(string Key, string Version, Task<RedisValue> Stored)>? guarded = null;
+        var reads = Db.CreateBatch();
         foreach (var op in operations)
         {
             var (key, etag, concurrency) = op switch
@@ -118,13 +124,31 @@ public sealed class RedisStateStore : IStateStore
                 _ => throw new ArgumentException("unknown operation"),
             };
             var version = Version(key, etag, concurrency);
-            if (version == "0") continue;
-            var stored = await Db.HashGetAsync(key, "version");
-            if (!stored.IsNullOrEmpty && stored != version) throw new ETagMismatchException(key);
-            transaction.AddCondition(stored.IsNull ? Condition.HashNotExists(key, "version") : Condition.HashEqual(key, "version", stored));
+            if (version != "0")
+            {
+                (guarded ??= []).Add((key, version, reads.HashGetAsync(key, "version")));
+            }
+            else if (op is StateSet)
+            {
+                // Without an ETag the set script refuses only a key written under first-write concurrency (whatever
+                // this write's own concurrency): that marker must still be absent when EXEC runs.
+                transaction.AddCondition(Condition.HashNotExists(key, "first-write"));
+            }
+        }
+        if (guarded is not null)
+        {
+            reads.Execute();
+            foreach (var (key, version, read) in guarded)
+            {
+                var stored = await read;
+                // A mismatch already visible fails before anything is sent; otherwise the version read is pinned, so
+                // a write that lands between this read and EXEC aborts the transaction instead.
+                if (!stored.IsNullOrEmpty && stored != version) throw new ETagMismatchException(key);
+                transaction.AddCondition(stored.IsNull ? Condition.HashNotExists(key, "version") : Condition.HashEqual(key, "version", stored));
+            }
         }
 
-        var pending = new List<Task>();
+        var pending = new List<Task>(operations.Count);
         foreach (var op in operations)
         {
             if (op is StateSet set)
@@ -139,7 +163,7 @@ public sealed class RedisStateStore : IStateStore
                 pending.Add(transaction.ScriptEvaluateAsync(DeleteScript, [delete.Key], [Version(delete.Key, delete.ETag, delete.Concurrency)]));
             }
         }
-        if (!await transaction.ExecuteAsync()) throw new ETagMismatchException(string.Join(", ", operations.OfType<StateSet>().Select(s => s.Key)));
+        if (!await transaction.ExecuteAsync()) throw new ETagMismatchException(SomeKeys(operations));
         try
         {
             await Task.WhenAll(pending);
@@ -148,6 +172,13 @@ public sealed class RedisStateStore : IStateStore
         {
             throw new ETagMismatchException("transaction");
         }
+    }
+
+    /// <summary>Names a few keys of a refused transaction (hundreds would drown the error message).</summary>
+    private static string SomeKeys(IReadOnlyList<object> operations)
+    {
+        var named = operations.Take(5).Select(op => op switch { StateSet s => s.Key, StateDelete d => d.Key, _ => "?" });
+        return string.Join(", ", named) + (operations.Count > 5 ? $" and {operations.Count - 5} more" : "");
     }
 
     private (string Version, string FirstWrite, int? Ttl) Prepare(StateSet request) => (
