@@ -74,6 +74,11 @@ public sealed class BatchSender(
         return new ScheduleOutcome(started, 0, 0, clock.Elapsed);
     }
 
+    /// <summary>Not measured: connections, JIT and caches along the whole path (its users are not checked).</summary>
+    public Task WarmUpAsync(int batches, CancellationToken ct) =>
+        Parallel.ForEachAsync(Enumerable.Range(0, batches), new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = ct },
+            async (_, token) => await SendOneAsync(token));
+
     public async Task SendOneAsync(CancellationToken ct)
     {
         if (!_buffers.TryTake(out var body)) body = new ArrayBufferWriter<byte>(16 * 1024);

@@ -35,6 +35,9 @@ public sealed class FreshnessProbe
     }
 
     public LatencyRecorder Freshness { get; } = new();
+
+    /// <summary>When set, freshness is also filed by the time of the batch's 200 (the soak's windows).</summary>
+    public WindowedLatency? FreshnessByAcceptance { get; set; }
     public LatencyRecorder PollLatency { get; } = new();
     public long Polls;
     public long PollErrors;
@@ -104,7 +107,9 @@ public sealed class FreshnessProbe
                             for (var i = _open.Count - 1; i >= 0; i--)
                             {
                                 if (_open[i].Expected > visible) continue;
-                                owner.Freshness.Record(Stopwatch.GetElapsedTime(_open[i].AcceptedAt, seenAt).TotalMilliseconds);
+                                var freshness = Stopwatch.GetElapsedTime(_open[i].AcceptedAt, seenAt).TotalMilliseconds;
+                                owner.Freshness.Record(freshness);
+                                owner.FreshnessByAcceptance?.Record(_open[i].AcceptedAt, freshness);
                                 _open.RemoveAt(i);
                             }
                         }

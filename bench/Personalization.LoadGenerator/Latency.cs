@@ -6,6 +6,19 @@ namespace Personalization.LoadGenerator;
 public sealed record LatencySummary(int Count, double P50, double P95, double P99, double Max, double Mean)
 {
     public static readonly LatencySummary Empty = new(0, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN);
+
+    /// <summary>Exact percentiles of <paramref name="samples"/> (sorted in place).</summary>
+    public static LatencySummary Of(double[] samples)
+    {
+        if (samples.Length == 0) return Empty;
+        Array.Sort(samples);
+        var sum = 0.0;
+        foreach (var s in samples) sum += s;
+        return new LatencySummary(samples.Length, Rank(samples, 0.50), Rank(samples, 0.95), Rank(samples, 0.99), samples[^1], sum / samples.Length);
+    }
+
+    /// <summary>Nearest-rank percentile: the smallest sample with at least <paramref name="p"/> of the samples at or below it.</summary>
+    private static double Rank(double[] sorted, double p) => sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
 }
 
 /// <summary>Collects latency samples from many tasks at once. Every sample is kept (a run is bounded), so percentiles are exact.</summary>
@@ -28,17 +41,41 @@ public sealed class LatencyRecorder
 
     public LatencySummary Summarize()
     {
-        double[] sorted;
-        lock (_gate) sorted = [.. _samples];
-        if (sorted.Length == 0) return LatencySummary.Empty;
-        Array.Sort(sorted);
-        var sum = 0.0;
-        foreach (var s in sorted) sum += s;
-        return new LatencySummary(sorted.Length, Rank(sorted, 0.50), Rank(sorted, 0.95), Rank(sorted, 0.99), sorted[^1], sum / sorted.Length);
+        double[] samples;
+        lock (_gate) samples = [.. _samples];
+        return LatencySummary.Of(samples);
+    }
+}
+
+/// <summary>
+/// Latency samples filed by the moment they belong to (for freshness, when the batch was accepted; for a read, when it
+/// started), in consecutive windows from an origin: how a figure moves over a long run.
+/// </summary>
+public sealed class WindowedLatency(long origin, TimeSpan window)
+{
+    private readonly Lock _gate = new();
+    private readonly List<List<double>> _windows = [];
+
+    public void Record(long at, double milliseconds)
+    {
+        var index = (int)Math.Max(0, Stopwatch.GetElapsedTime(origin, at) / window);
+        lock (_gate)
+        {
+            while (_windows.Count <= index) _windows.Add([]);
+            _windows[index].Add(milliseconds);
+        }
     }
 
-    /// <summary>Nearest-rank percentile: the smallest sample with at least <paramref name="p"/> of the samples at or below it.</summary>
-    private static double Rank(double[] sorted, double p) => sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
+    /// <summary>The samples of window <paramref name="index"/>; the last window also takes any that fall after it.</summary>
+    public LatencySummary Summarize(int index, bool last)
+    {
+        lock (_gate)
+        {
+            var samples = new List<double>();
+            for (var i = index; i < _windows.Count && (i == index || last); i++) samples.AddRange(_windows[i]);
+            return LatencySummary.Of([.. samples]);
+        }
+    }
 }
 
 /// <summary>Runs an operation at a fixed rate (open loop), with at most <c>maxInFlight</c> at once.</summary>

@@ -15,7 +15,7 @@ public sealed class LoadOptions
     public int BatchSize { get; private set; } = 20;
 
     /// <summary>One phase per entry: a target rate in events/s, or 0 for as fast as <see cref="Concurrency"/> allows.</summary>
-    public IReadOnlyList<int> Rates { get; private set; } = [500, 0];
+    public IReadOnlyList<int> Rates { get; private set; } = [200, 1000, 2000, 0];
 
     public TimeSpan Duration { get; private set; } = TimeSpan.FromSeconds(30);
     public int ReadsPerSecond { get; private set; } = 500;
@@ -25,6 +25,27 @@ public sealed class LoadOptions
     public TimeSpan Drain { get; private set; } = TimeSpan.FromSeconds(180);
     public TimeSpan BaselineDuration { get; private set; } = TimeSpan.FromSeconds(10);
     public bool Baselines { get; private set; } = true;
+
+    /// <summary>The soak after the phases: this long at <see cref="SoakRate"/>; zero skips it.</summary>
+    public TimeSpan SoakDuration { get; private set; } = TimeSpan.FromSeconds(300);
+    public int SoakRate { get; private set; } = 1000;
+
+    /// <summary>How often the system is sampled during a phase (CPU, memory, queue depths): the soak's report windows.</summary>
+    public TimeSpan Window { get; private set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>The system's RabbitMQ for queue depths; when absent it is found from the broker process's environment.</summary>
+    public Uri? RabbitMq { get; private set; }
+
+    /// <summary>Queues whose depth is read; when absent, every {app-id}-{topic} queue that exists.</summary>
+    public IReadOnlyList<string>? Queues { get; private set; }
+
+    /// <summary>Where the RabbitMQ baseline runs: "isolated" (a private node; the system's broker if it cannot start) or "system".</summary>
+    public string RabbitMqBaseline { get; private set; } = "isolated";
+
+    public string? RabbitMqServer { get; private set; }
+
+    /// <summary>Message size of the RabbitMQ baseline; when absent, the median size of the pipeline's messages seen during the warm-up.</summary>
+    public int? MessageBytes { get; private set; }
 
     /// <summary>host:port of a Redis to measure; when absent a private <c>redis-server</c> is started on loopback.</summary>
     public string? Redis { get; private set; }
@@ -38,7 +59,7 @@ public sealed class LoadOptions
     public int Seed { get; private set; } = 20261127;
 
     /// <summary>Hard cap on the whole run; everything is cancelled after it.</summary>
-    public TimeSpan MaxTotal { get; private set; } = TimeSpan.FromMinutes(15);
+    public TimeSpan MaxTotal { get; private set; } = TimeSpan.FromMinutes(45);
 
     public static string Usage => """
         Personalization.LoadGenerator — drives the gateway with a realistic clickstream and writes bench/reports/pipeline-<date>.md/.json
@@ -48,22 +69,32 @@ public sealed class LoadOptions
           --read-key KEY           read key, sent as a bearer token (dev-read-key)
           --users U                users per phase (1000)
           --batch B                events per POST /v1/batch (20)
-          --rates R[,R...]         one phase per rate in events/s; 'max' = as fast as --concurrency allows (500,max)
+          --rates R[,R...]         one phase per rate in events/s; 'max' = as fast as --concurrency allows (200,1000,2000,max)
           --duration S             seconds of load per phase, at most 300 (30)
           --reads N                profile reads/s during each phase, 0 = none (500)
           --concurrency N          batch POSTs in flight at most (32)
           --sample N               users whose profiles are polled for freshness (20)
           --poll-ms N              freshness poll interval per sampled user while it waits (10)
-          --drain S                seconds to wait after a phase for every accepted event to be counted (90)
+          --drain S                seconds to wait after a phase for every accepted event to be counted (180)
+          --soak-seconds S         soak after the phases, 0 = none, at most 3600 (300)
+          --soak-rate R            events/s during the soak (1000)
+          --window-seconds S       system sampling interval during phases: CPU, memory, queue depths; the soak's windows (15)
+          --rabbitmq URL           the system's broker for queue depths, amqp://user:pass@host:port/
+                                   (default: found from the running beam.smp's RABBITMQ_NODE_PORT, guest/guest)
+          --queues Q[,Q...]        queues whose depth is read (default: every {app-id}-{topic} queue that exists)
           --baseline-seconds S     duration of each baseline measurement (10)
-          --no-baselines           skip the bare-Kestrel and direct-Redis baselines
+          --no-baselines           skip the bare-Kestrel, direct-Redis and RabbitMQ baselines
           --redis HOST:PORT        Redis for the baseline (default: a private redis-server on loopback)
+          --rabbitmq-baseline W    isolated = a private RabbitMQ node on loopback (the system's broker if it cannot
+                                   start), system = a temporary exchange and queue on the system's broker (isolated)
+          --rabbitmq-server PATH   rabbitmq-server script for the private node (/usr/lib/rabbitmq/bin/rabbitmq-server)
+          --message-bytes N        RabbitMQ baseline message size (default: the median on events.collected in the warm-up)
           --collector-url URL      also time POST /v1/batch on the collector directly (gateway overhead)
           --profile-query-url URL  also time profile reads on profile-query directly
           --out DIR                report folder (bench/reports of the repository, found from the current folder)
           --tag NAME               report name suffix: pipeline-<date>-NAME.md
           --seed N                 random seed (20261127)
-          --max-minutes N          hard cap on the whole run (15)
+          --max-minutes N          hard cap on the whole run (45)
         """;
 
     public static LoadOptions Parse(string[] args)
@@ -89,6 +120,17 @@ public sealed class LoadOptions
                 case "--drain": o.Drain = TimeSpan.FromSeconds(Positive(name, Value())); break;
                 case "--baseline-seconds": o.BaselineDuration = TimeSpan.FromSeconds(Positive(name, Value())); break;
                 case "--no-baselines": o.Baselines = false; break;
+                case "--soak-seconds": o.SoakDuration = TimeSpan.FromSeconds(Math.Min(3600, NonNegative(name, Value()))); break;
+                case "--soak-rate": o.SoakRate = Positive(name, Value()); break;
+                case "--window-seconds": o.Window = TimeSpan.FromSeconds(Positive(name, Value())); break;
+                case "--rabbitmq": o.RabbitMq = new Uri(Value()); break;
+                case "--queues": o.Queues = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries); break;
+                case "--rabbitmq-baseline":
+                    o.RabbitMqBaseline = Value();
+                    if (o.RabbitMqBaseline is not ("isolated" or "system")) throw new ArgumentException("--rabbitmq-baseline is 'isolated' or 'system'");
+                    break;
+                case "--rabbitmq-server": o.RabbitMqServer = Value(); break;
+                case "--message-bytes": o.MessageBytes = Positive(name, Value()); break;
                 case "--redis": o.Redis = Value(); break;
                 case "--collector-url": o.CollectorUrl = new Uri(Value()); break;
                 case "--profile-query-url": o.ProfileQueryUrl = new Uri(Value()); break;

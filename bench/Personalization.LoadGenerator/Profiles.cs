@@ -14,6 +14,9 @@ public sealed class ReadStats
     public long NetworkErrors;
     public LatencyRecorder Found { get; } = new();
     public LatencyRecorder All { get; } = new();
+
+    /// <summary>When set, the 200 answers' latency is also filed by the time each read started (the soak's windows).</summary>
+    public WindowedLatency? FoundByStart { get; set; }
 }
 
 /// <summary>Profile reads at a fixed rate, as a website reading profiles to personalize pages would.</summary>
@@ -40,6 +43,7 @@ public static class ProfileReader
                     case HttpStatusCode.OK:
                         Interlocked.Increment(ref stats.Status200);
                         stats.Found.Record(elapsed);
+                        stats.FoundByStart?.Record(start, elapsed);
                         break;
                     case HttpStatusCode.NotFound:
                         Interlocked.Increment(ref stats.Status404);
@@ -86,6 +90,7 @@ public sealed record LossResult(
     long SessionsCounted,
     int TraitMismatches,
     double DrainSeconds,
+    double LastSweepSeconds,
     bool Complete,
     int ProfileBytesMedian);
 
@@ -110,9 +115,11 @@ public static class LossCheck
         var gate = new Lock();
         var lastProgress = TimeSpan.Zero;
         var lastPending = pending.Count;
+        var lastSweep = TimeSpan.Zero;
         while (pending.Count > 0 && clock.Elapsed < drain && !ct.IsCancellationRequested)
         {
             var stillShort = new List<SimUser>();
+            var sweepStart = clock.Elapsed;
             await Parallel.ForEachAsync(pending, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = ct }, async (user, token) =>
             {
                 var (profile, body) = await ReadAsync(http, profiles, authorization, user, token);
@@ -124,6 +131,7 @@ public static class LossCheck
                 }
             });
             pending = stillShort;
+            lastSweep = clock.Elapsed - sweepStart;
             if (pending.Count != lastPending) (lastProgress, lastPending) = (clock.Elapsed, pending.Count);
             progress($"drain: {expected.Count - pending.Count:N0}/{expected.Count:N0} users fully counted after {clock.Elapsed.TotalSeconds:0.0} s");
             // No user moved for 30 s: the rest is lost, not late.
@@ -173,7 +181,7 @@ public static class LossCheck
         var result = new LossResult(
             expected.Count, accepted, counted, missing, extra, usersShort, usersOver, unreadable,
             [.. byName.Select(kv => new NameCount(kv.Key, kv.Value.Accepted, kv.Value.Counted))],
-            sessionsExpected, sessionsCounted, traitMismatches, drainSeconds, pending.Count == 0,
+            sessionsExpected, sessionsCounted, traitMismatches, drainSeconds, lastSweep.TotalSeconds, pending.Count == 0,
             sizes.Count > 0 ? sizes[sizes.Count / 2] : 0);
         return (result, sample);
     }
