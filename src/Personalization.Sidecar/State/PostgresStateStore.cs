@@ -5,10 +5,11 @@ namespace Personalization.Sidecar.State;
 
 /// <summary>
 /// <c>state.postgresql</c> v2 with components-contrib's v2 layout: table <c>{tablePrefix}state</c>
-/// (key text primary key, value bytea, etag uuid, created_at, updated_at, expires_at indexed), created by migration
-/// level 1 recorded in the metadata table (<c>dapr_metadata</c>: key text, value text) under
-/// <c>migrations-state-v2-{tablePrefix}</c>. Every write sets a new random uuid ETag; expired rows are invisible and
-/// deleted every <c>cleanupInterval</c> (default 1 h, ≤ 0 disables), the last run noted in the metadata table.
+/// (key text primary key, value bytea, etag uuid, created_at, updated_at, expires_at indexed, row_id bigint identity),
+/// created by migration levels 1 and 2, the level reached recorded in the metadata table (<c>dapr_metadata</c>: key text,
+/// value text) under <c>migrations-state-v2-{tablePrefix}</c> (see <see cref="PostgresMigrations"/>). Every write sets a
+/// new random uuid ETag; expired rows are invisible and deleted every <c>cleanupInterval</c> (default 1 h, ≤ 0 disables),
+/// the last run noted in the metadata table.
 /// </summary>
 public sealed partial class PostgresStateStore : IStateStore
 {
@@ -45,7 +46,15 @@ public sealed partial class PostgresStateStore : IStateStore
             throw new Components.ResourceException($"component '{component.Name}': metadata 'connectionString' is not a PostgreSQL connection string: {e.Message}");
         }
         var store = new PostgresStateStore(component.Name, NpgsqlDataSource.Create(npgsql), prefix + "state", metadataTable, logger);
-        await store.MigrateAsync(prefix, ct);
+        try
+        {
+            await store.MigrateAsync(prefix, ct);
+        }
+        catch
+        {
+            await store.DisposeAsync();
+            throw;
+        }
         var interval = component.GetDuration("cleanupInterval") ?? component.GetDuration("cleanupIntervalInSeconds") ?? TimeSpan.FromHours(1);
         if (interval > TimeSpan.Zero) store._cleanup = store.CleanupLoopAsync(interval);
         return store;
@@ -54,21 +63,22 @@ public sealed partial class PostgresStateStore : IStateStore
     [System.Text.RegularExpressions.GeneratedRegex(@"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")]
     private static partial System.Text.RegularExpressions.Regex IdentifierPattern();
 
-    private async Task MigrateAsync(string prefix, CancellationToken ct)
+    // daprd's levels of the v2 state table (components-contrib state/postgresql/v2), run under PostgresMigrations' lock
+    // protocol; the version key and every name below are daprd's, so either process opens a database the other migrated.
+    private Task MigrateAsync(string prefix, CancellationToken ct) =>
+        new PostgresMigrations(_metadataTable, "migrations-state-v2-" + prefix, _logger)
+            .MigrateAsync(_db, [CreateStateTableAsync, AddRowIdAsync], ct);
+
+    // Level 1: the table, and its expires_at index under the name PostgreSQL chooses (daprd leaves the choice to it too).
+    private async Task CreateStateTableAsync(NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken ct)
     {
-        await using var connection = await _db.OpenConnectionAsync(ct);
-        await Exec(connection, null, $"CREATE TABLE IF NOT EXISTS {_metadataTable} (key text NOT NULL PRIMARY KEY, value text NOT NULL)", ct);
-        await Exec(connection, null, $"INSERT INTO {_metadataTable} (key, value) VALUES ('lock', 'lock') ON CONFLICT (key) DO NOTHING", ct);
-        await using var tx = await connection.BeginTransactionAsync(ct);
-        // The row lock on 'lock' serialises migrations between sidecars (and daprd) starting together.
-        await Exec(connection, tx, $"SELECT value FROM {_metadataTable} WHERE key = 'lock' FOR UPDATE", ct);
-        var versionKey = "migrations-state-v2-" + prefix;
-        await using var read = new NpgsqlCommand($"SELECT value FROM {_metadataTable} WHERE key = $1", connection, tx) { Parameters = { new() { Value = versionKey } } };
-        var level = await read.ExecuteScalarAsync(ct) is string s && int.TryParse(s, out var l) ? l : 0;
-        if (level < 1)
+        // The lock keeps other sidecars of this component out, but not a component with another metadata table on the same
+        // state table; should one create it at this moment, theirs stands (with its index), as daprd lets it.
+        await tx.SaveAsync("state_table", ct);
+        try
         {
             await Exec(connection, tx, $"""
-                CREATE TABLE {_table} (
+                CREATE TABLE IF NOT EXISTS {_table} (
                   key text NOT NULL PRIMARY KEY,
                   value bytea NOT NULL,
                   etag uuid NOT NULL DEFAULT gen_random_uuid(),
@@ -78,12 +88,45 @@ public sealed partial class PostgresStateStore : IStateStore
                 );
                 CREATE INDEX ON {_table} (expires_at);
                 """, ct);
-            await using var write = new NpgsqlCommand(
-                $"INSERT INTO {_metadataTable} (key, value) VALUES ($1, '1') ON CONFLICT (key) DO UPDATE SET value = '1'", connection, tx)
-            { Parameters = { new() { Value = versionKey } } };
-            await write.ExecuteNonQueryAsync(ct);
         }
-        await tx.CommitAsync(ct);
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
+        {
+            await tx.RollbackAsync("state_table", ct);
+        }
+    }
+
+    // Level 2: row_id, a bigint identity with a unique index named {table}_row_id_uidx. Each step looks before it acts, so a
+    // table that already has part of it keeps it. Rows already there are numbered in creation order (ties by key), as daprd
+    // numbers them, and the identity continues after the highest number.
+    private async Task AddRowIdAsync(NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken ct)
+    {
+        await Exec(connection, tx, $"""
+            ALTER TABLE {_table} ADD COLUMN IF NOT EXISTS row_id bigint;
+            UPDATE {_table} AS t SET row_id = numbered.n
+              FROM (SELECT key, row_number() OVER (ORDER BY created_at, key) AS n FROM {_table} WHERE row_id IS NULL) AS numbered
+              WHERE t.key = numbered.key;
+            ALTER TABLE {_table} ALTER COLUMN row_id SET NOT NULL;
+            """, ct);
+
+        await using var inspect = new NpgsqlCommand(
+            "SELECT c.relname, a.attidentity <> '' FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'row_id' WHERE c.oid = to_regclass($1)",
+            connection, tx) { Parameters = { new() { Value = _table } } };
+        string tableName;
+        bool isIdentity;
+        await using (var reader = await inspect.ExecuteReaderAsync(ct))
+        {
+            if (!await reader.ReadAsync(ct)) throw new InvalidOperationException($"table {_table} has no row_id column after adding it");
+            (tableName, isIdentity) = (reader.GetString(0), reader.GetBoolean(1));
+        }
+        if (!isIdentity) await Exec(connection, tx, $"ALTER TABLE {_table} ALTER COLUMN row_id ADD GENERATED BY DEFAULT AS IDENTITY", ct);
+
+        await using var continueAfter = new NpgsqlCommand(
+            $"SELECT setval(pg_get_serial_sequence($1, 'row_id'), (SELECT coalesce(max(row_id), 0) + 1 FROM {_table}), false)",
+            connection, tx) { Parameters = { new() { Value = _table } } };
+        await continueAfter.ExecuteNonQueryAsync(ct);
+
+        var indexName = "\"" + (tableName + "_row_id_uidx").Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+        await Exec(connection, tx, $"CREATE UNIQUE INDEX IF NOT EXISTS {indexName} ON {_table} (row_id)", ct);
     }
 
     private static async Task Exec(NpgsqlConnection connection, NpgsqlTransaction? tx, string sql, CancellationToken ct)
