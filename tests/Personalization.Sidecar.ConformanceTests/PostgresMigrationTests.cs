@@ -10,7 +10,8 @@ namespace Personalization.Sidecar.ConformanceTests;
 /// Schema creation of <c>state.postgresql</c> v2 must be safe when many sidecars start together on an empty database,
 /// and must leave exactly what daprd leaves (dapr/components-contrib <c>common/component/sql/migrations/postgres</c> and
 /// <c>state/postgresql/v2</c>): the metadata table <c>dapr_metadata(key, value)</c> with a <c>lock</c> row, the version
-/// <c>"2"</c> under <c>migrations-state-v2-{tablePrefix}</c>, and the state table of levels 1 and 2.
+/// <c>"2"</c> under <c>migrations-state-v2-{tablePrefix}</c>, and the state table of levels 1 and 2. Cleanup of expired
+/// rows then marks its runs in the same metadata table under daprd's key.
 /// <para>
 /// Unlike the rest of the suite these tests run the store's start-up (<see cref="PostgresStateStore.ConnectAsync"/>, what
 /// the sidecar runs for each <c>state.postgresql</c> component) inside the test process, each start with its own
@@ -179,6 +180,22 @@ public sealed class PostgresMigrationTests(InfrastructureFixture infra)
         Assert.Equal(
             ["app_state_expires_at_idx", "app_state_pkey", "app_state_row_id_uidx"],
             await database.QueryAsync("SELECT indexname FROM pg_indexes WHERE tablename = 'app_state' ORDER BY indexname"));
+    }
+
+    [Fact]
+    public async Task ExpiredRowsAreCleanedUnderDaprdsLastCleanupMark()
+    {
+        // daprd and this sidecar take turns through one mark per state table: last-cleanup-state-v2-{tablePrefix}.
+        await using var database = await EmptyDatabase.CreateAsync(infra);
+        await using var store = await database.StartStoreAsync(new Dictionary<string, string> { ["cleanupInterval"] = "1s" });
+        await database.ExecuteAsync("INSERT INTO state (key, value, expires_at) VALUES ('expired', 'x', now() - interval '1 minute'), ('live', 'x', NULL)");
+
+        await Eventually.IsTrueAsync(
+            async () => (await database.QueryAsync("SELECT key FROM state")).SequenceEqual(["live"]), "the expired row to be cleaned up");
+
+        Assert.Equal(
+            ["last-cleanup-state-v2-", "lock", VersionKey],
+            await database.QueryAsync("SELECT key FROM dapr_metadata ORDER BY key"));
     }
 
     private const string Level1Sql = """

@@ -14,14 +14,15 @@ namespace Personalization.Sidecar.State;
 public sealed partial class PostgresStateStore : IStateStore
 {
     private readonly NpgsqlDataSource _db;
+    private readonly string _tablePrefix;
     private readonly string _table;
     private readonly string _metadataTable;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
     private Task _cleanup = Task.CompletedTask;
 
-    private PostgresStateStore(string name, NpgsqlDataSource db, string table, string metadataTable, ILogger logger) =>
-        (Name, _db, _table, _metadataTable, _logger) = (name, db, table, metadataTable, logger);
+    private PostgresStateStore(string name, NpgsqlDataSource db, string tablePrefix, string metadataTable, ILogger logger) =>
+        (Name, _db, _tablePrefix, _table, _metadataTable, _logger) = (name, db, tablePrefix, tablePrefix + "state", metadataTable, logger);
 
     public string Name { get; }
 
@@ -45,10 +46,10 @@ public sealed partial class PostgresStateStore : IStateStore
         {
             throw new Components.ResourceException($"component '{component.Name}': metadata 'connectionString' is not a PostgreSQL connection string: {e.Message}");
         }
-        var store = new PostgresStateStore(component.Name, NpgsqlDataSource.Create(npgsql), prefix + "state", metadataTable, logger);
+        var store = new PostgresStateStore(component.Name, NpgsqlDataSource.Create(npgsql), prefix, metadataTable, logger);
         try
         {
-            await store.MigrateAsync(prefix, ct);
+            await store.MigrateAsync(ct);
         }
         catch
         {
@@ -65,8 +66,8 @@ public sealed partial class PostgresStateStore : IStateStore
 
     // daprd's levels of the v2 state table (components-contrib state/postgresql/v2), run under PostgresMigrations' lock
     // protocol; the version key and every name below are daprd's, so either process opens a database the other migrated.
-    private Task MigrateAsync(string prefix, CancellationToken ct) =>
-        new PostgresMigrations(_metadataTable, "migrations-state-v2-" + prefix, _logger)
+    private Task MigrateAsync(CancellationToken ct) =>
+        new PostgresMigrations(_metadataTable, "migrations-state-v2-" + _tablePrefix, _logger)
             .MigrateAsync(_db, [CreateStateTableAsync, AddRowIdAsync], ct);
 
     // Level 1: the table, and its expires_at index under the name PostgreSQL chooses (daprd leaves the choice to it too).
@@ -237,12 +238,16 @@ public sealed partial class PostgresStateStore : IStateStore
                 try
                 {
                     await using var connection = await _db.OpenConnectionAsync(_stop.Token);
-                    // Only one sidecar cleans per interval: the one that manages to move the last-cleanup mark.
+                    // Only one sidecar cleans per interval: the one that manages to move the last-cleanup mark. The mark's key is
+                    // daprd's (last-cleanup-state-v2-{tablePrefix}), so daprd and this sidecar share one schedule per table.
                     await using var mark = new NpgsqlCommand($"""
-                        INSERT INTO {_metadataTable} (key, value) VALUES ('last-cleanup-state-v2-{_metadataTable}', now()::text)
+                        INSERT INTO {_metadataTable} (key, value) VALUES ($2, now()::text)
                         ON CONFLICT (key) DO UPDATE SET value = now()::text
                         WHERE (EXTRACT('epoch' FROM now() - {_metadataTable}.value::timestamp with time zone) * 1000)::bigint > $1
-                        """, connection) { Parameters = { new() { Value = (long)interval.TotalMilliseconds - 1000 } } };
+                        """, connection)
+                    {
+                        Parameters = { new() { Value = (long)interval.TotalMilliseconds - 1000 }, new() { Value = "last-cleanup-state-v2-" + _tablePrefix } },
+                    };
                     if (await mark.ExecuteNonQueryAsync(_stop.Token) == 0) continue;
                     await using var delete = new NpgsqlCommand($"DELETE FROM {_table} WHERE expires_at IS NOT NULL AND expires_at < now()", connection);
                     var removed = await delete.ExecuteNonQueryAsync(_stop.Token);
