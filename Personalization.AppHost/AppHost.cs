@@ -18,15 +18,18 @@ try
         var collector = builder.AddService<Projects.Personalization_Collector>("collector")
             .WithInfrastructure(infra, infra.Redis, infra.RabbitMq)
             .WithDaprSidecar(infra, daprToken);
-        var consent = builder.AddService<Projects.Personalization_Consent>("consent")
+        // The consuming services scale out (Services:Replicas, default 1): each replica has its own sidecar and shares
+        // its app's queues with the others, as pods of one Deployment would.
+        var replicas = builder.ConsumerReplicas();
+        var consent = builder.AddReplicatedService<Projects.Personalization_Consent>("consent", replicas, (service, appId) => service
             .WithInfrastructure(infra, infra.Redis, infra.Database)
-            .WithDaprSidecar(infra, daprToken);
-        builder.AddService<Projects.Personalization_Enrichment>("enrichment")
+            .WithDaprSidecar(infra, daprToken, appId));
+        builder.AddReplicatedService<Projects.Personalization_Enrichment>("enrichment", replicas, (service, appId) => service
             .WithInfrastructure(infra, infra.Redis)
-            .WithDaprSidecar(infra, daprToken);
-        builder.AddService<Projects.Personalization_Aggregation>("aggregation")
+            .WithDaprSidecar(infra, daprToken, appId));
+        builder.AddReplicatedService<Projects.Personalization_Aggregation>("aggregation", replicas, (service, appId) => service
             .WithInfrastructure(infra, infra.Redis, infra.Database)
-            .WithDaprSidecar(infra, daprToken);
+            .WithDaprSidecar(infra, daprToken, appId));
         var profileQuery = builder.AddService<Projects.Personalization_ProfileQuery>("profile-query")
             .WithInfrastructure(infra, infra.Redis)
             .WithDaprSidecar(infra, daprToken);

@@ -17,6 +17,32 @@ internal static class ServiceExtensions
             .WithHttpHealthCheck("/health");
 
     /// <summary>
+    /// A service with <paramref name="replicas"/> instances: the first named <paramref name="name"/>, the others
+    /// <c>{name}-2</c>, <c>{name}-3</c>, …, each configured alike and given the app id <paramref name="name"/>.
+    /// Returns the first.
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> AddReplicatedService<TProject>(this IDistributedApplicationBuilder builder, string name,
+        int replicas, Func<IResourceBuilder<ProjectResource>, string, IResourceBuilder<ProjectResource>> configure)
+        where TProject : IProjectMetadata, new()
+    {
+        var first = configure(builder.AddService<TProject>(name), name);
+        for (var i = 2; i <= replicas; i++)
+        {
+            configure(builder.AddService<TProject>($"{name}-{i}"), name);
+        }
+        return first;
+    }
+
+    /// <summary><c>Services:Replicas</c>: instances of each consuming service (1 to 8, default 1).</summary>
+    public static int ConsumerReplicas(this IDistributedApplicationBuilder builder)
+    {
+        var replicas = builder.Configuration.GetValue("Services:Replicas", 1);
+        return replicas is >= 1 and <= 8
+            ? replicas
+            : throw new InfrastructureUnavailableException($"Services:Replicas is {replicas}; use 1 to 8.");
+    }
+
+    /// <summary>
     /// The gateway's API keys, as parameters (<c>Parameters:write-key</c> etc.). Without configuration
     /// they are the development keys written in the README: development only, never for a deployment.
     /// </summary>

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
@@ -25,6 +26,9 @@ public static class ServiceDefaultsExtensions
 
     /// <summary>The Dapr sidecar's health endpoints, probed by readiness checks: not worth a trace either.</summary>
     private const string DaprHealthPath = "/v1.0/healthz";
+
+    /// <summary>New traces sampled per second and process unless <c>Telemetry:TracesPerSecond</c> says otherwise.</summary>
+    public const double DefaultTracesPerSecond = 10;
 
     /// <summary>Meter and activity source names the platform's own code uses; all start with this.</summary>
     public const string TelemetryPrefix = "Personalization.";
@@ -58,6 +62,9 @@ public static class ServiceDefaultsExtensions
                 .AddRuntimeInstrumentation()
                 .AddMeter(TelemetryPrefix + "*"))
             .WithTracing(tracing => tracing
+                // Telemetry:TracesPerSecond new traces per second per process (default 10), the rest follow their parent.
+                .SetSampler(new ParentBasedSampler(new RateLimitingSampler(
+                    builder.Configuration.GetValue("Telemetry:TracesPerSecond", DefaultTracesPerSecond))))
                 .AddSource(builder.Environment.ApplicationName)
                 .AddSource(TelemetryPrefix + "*")
                 .AddAspNetCoreInstrumentation(options =>

@@ -23,13 +23,15 @@ public sealed class DaprSidecarResource(string name, string command, string work
 /// </summary>
 public static class DaprSidecarExtensions
 {
+    /// <param name="appId">The Dapr app id; the resource name unless this is a further replica of an app.</param>
     public static IResourceBuilder<ProjectResource> WithDaprSidecar(this IResourceBuilder<ProjectResource> app,
-        Infrastructure.Infrastructure infra, IResourceBuilder<ParameterResource> apiToken)
+        Infrastructure.Infrastructure infra, IResourceBuilder<ParameterResource> apiToken, string? appId = null)
     {
         var builder = app.ApplicationBuilder;
-        var appId = app.Resource.Name;
+        var resourceName = app.Resource.Name;
+        appId ??= resourceName;
         var appPort = app.Resource.Annotations.OfType<EndpointAnnotation>().Single(e => e.Name == "http").TargetPort
-            ?? throw new InvalidOperationException($"{appId} needs a fixed target port for its sidecar");
+            ?? throw new InvalidOperationException($"{resourceName} needs a fixed target port for its sidecar");
         var (command, prefix) = ResolveRuntime(builder);
         var components = Path.GetFullPath(Path.Combine(builder.AppHostDirectory, "..", "components"));
 
@@ -52,13 +54,13 @@ public static class DaprSidecarExtensions
             "--log-level", "info",
         ];
 
-        var sidecar = builder.AddResource(new DaprSidecarResource($"{appId}-dapr", command, components, appId, appPort))
+        var sidecar = builder.AddResource(new DaprSidecarResource($"{resourceName}-dapr", command, components, appId, appPort))
             .WithArgs(arguments)
             .WithHttpEndpoint(name: "http", port: httpPort, isProxied: false)
             .WithEndpoint(name: "grpc", port: grpcPort, scheme: "http", isProxied: false)
             .WithHttpHealthCheck("/v1.0/healthz/outbound", statusCode: 204, endpointName: "http")   // daprd answers 204
             .WithEnvironment("DAPR_API_TOKEN", apiToken)
-            .WithEnvironment("OTEL_SERVICE_NAME", $"{appId}-dapr")
+            .WithEnvironment("OTEL_SERVICE_NAME", $"{resourceName}-dapr")
             .WithOtlpExporter()
             .WithEnvironment(context =>
             {
@@ -70,7 +72,7 @@ public static class DaprSidecarExtensions
                 foreach (var other in builder.Resources.OfType<DaprSidecarResource>())
                 {
                     var key = "DAPR_APP_ADDRESS__" + other.AppId.ToUpperInvariant().Replace('-', '_');
-                    context.EnvironmentVariables[key] = $"http://127.0.0.1:{Invariant(other.AppPort)}";
+                    context.EnvironmentVariables.TryAdd(key, $"http://127.0.0.1:{Invariant(other.AppPort)}"); // an app's first replica
                 }
             })
             .WithParentRelationship(app)

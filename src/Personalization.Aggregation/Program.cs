@@ -1,14 +1,16 @@
 using Personalization.Aggregation.Extensions;
 using Personalization.Aggregation.IntegrationEvents;
+using Personalization.Contracts;
+using Personalization.Streaming;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddApplicationServices();
 
 var app = builder.Build();
-app.UseCloudEvents(Extensions.CloudEvents);
+app.UseCloudEvents(EventSubscriptions.CloudEvents);
 app.MapSubscribeHandler();
 app.MapDefaultEndpoints();
 app.MapOpenApi();
-app.MapAggregationSubscriptions();
+app.MapEventSubscription<EnrichedEvent, ProfileAggregator>(EventTopics.Enriched);
 app.Run();

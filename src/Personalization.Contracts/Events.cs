@@ -52,7 +52,19 @@ public sealed record CollectedEvent
     public string ProfileId => UserId ?? AnonymousId ?? throw new InvalidOperationException($"Event {MessageId} has neither userId nor anonymousId");
 }
 
-/// <summary>Context the enrichment service adds. Published on <see cref="Topics.EventsEnriched"/>.</summary>
+/// <summary>
+/// Several events in one broker message: what the collector publishes on <see cref="Topics.EventsCollected"/> (the
+/// events of one request) and consent on <see cref="Topics.EventsConsented"/> (those of one collected message that it
+/// let through). One message per request rather than per event: each broker message costs a publish confirm and a
+/// delivery at every stage, and that per-message cost, not the events, was what bounded throughput. Consumers also
+/// accept a message holding a single <see cref="CollectedEvent"/>.
+/// </summary>
+public sealed record CollectedEventBatch(IReadOnlyList<CollectedEvent> Events);
+
+/// <summary>The enriched events of one consented message, published on <see cref="Topics.EventsEnriched"/>.</summary>
+public sealed record EnrichedEventBatch(IReadOnlyList<EnrichedEvent> Events);
+
+/// <summary>Context the enrichment service adds. Published on <see cref="Topics.EventsEnriched"/>, inside an <see cref="EnrichedEventBatch"/>.</summary>
 public sealed record EnrichedEvent(CollectedEvent Event, SessionContext Session, DeviceContext Device, GeoContext? Geo);
 
 /// <summary>A session: events of one profile with no gap longer than the inactivity timeout.</summary>
@@ -63,8 +75,11 @@ public sealed record DeviceContext(string DeviceType, string? Os, string? OsVers
 
 public sealed record GeoContext(string? Country, string? Region, string? City);
 
-/// <summary>Published on <see cref="Topics.ProfilesUpdated"/> after each change to a profile.</summary>
+/// <summary>A profile's new version, inside a <see cref="ProfileUpdateBatch"/>; caused by the last event folded into it.</summary>
 public sealed record ProfileUpdated(string ProfileId, long Version, DateTimeOffset UpdatedAt, string CausedByMessageId, DateTimeOffset CausedByReceivedAt);
+
+/// <summary>Published on <see cref="Topics.ProfilesUpdated"/>: the profiles one delivery of events changed, one message per delivery.</summary>
+public sealed record ProfileUpdateBatch(IReadOnlyList<ProfileUpdated> Profiles);
 
 /// <summary>Published on <see cref="Topics.ConsentChanged"/> when a user's consent changes.</summary>
 public sealed record ConsentChanged(string UserId, IReadOnlyDictionary<string, bool> Purposes, DateTimeOffset ChangedAt);

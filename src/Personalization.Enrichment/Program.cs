@@ -1,14 +1,16 @@
 using Personalization.Enrichment.Extensions;
+using Personalization.Contracts;
 using Personalization.Enrichment.IntegrationEvents;
+using Personalization.Streaming;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddApplicationServices();
 
 var app = builder.Build();
-app.UseCloudEvents(Extensions.CloudEvents);
+app.UseCloudEvents(EventSubscriptions.CloudEvents);
 app.MapSubscribeHandler();
 app.MapDefaultEndpoints();
 app.MapOpenApi();
-app.MapEnrichmentSubscriptions();
+app.MapEventSubscription<CollectedEvent, EventEnricher>(EventTopics.Consented);
 app.Run();

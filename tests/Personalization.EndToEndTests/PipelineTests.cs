@@ -1,10 +1,7 @@
 using System.Net;
-using System.Text;
 using System.Text.Json.Nodes;
 using Aspire.Hosting;
-using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
-using RabbitMQ.Client;
 
 namespace Personalization.EndToEndTests;
 
@@ -93,43 +90,17 @@ public sealed class PipelineTests(PlatformFixture platform)
     [Fact]
     public async Task APoisonEventLandsInTheDeadLetterTopicWhileLaterEventsStillArrive()
     {
-        // A producer other than the collector publishes something no handler can read.
-        var connectionString = await platform.App.GetConnectionStringAsync("rabbitmq");
-        var factory = new ConnectionFactory { Uri = new Uri(connectionString!) };
-        await using var connection = await factory.CreateConnectionAsync();
-        await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true));
-        const string deadLetters = "events.collected.dead-letter";
-        await channel.ExchangeDeclareAsync(deadLetters, ExchangeType.Fanout, durable: true, autoDelete: false);
-        var watch = (await channel.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true)).QueueName;
-        await channel.QueueBindAsync(watch, deadLetters, "");
+        await using var broker = await Broker.ConnectAsync(platform.App);
+        var deadLetters = await broker.WatchAsync("events.collected.dead-letter");
 
-        var poisonId = Guid.NewGuid().ToString();
-        var poison = new JsonObject
-        {
-            ["specversion"] = "1.0", ["id"] = poisonId, ["source"] = "rogue-producer", ["type"] = "com.dapr.event.sent",
-            ["datacontenttype"] = "application/json", ["topic"] = "events.collected", ["pubsubname"] = "pubsub",
-            ["data"] = new JsonObject { ["type"] = "track", ["event"] = 42 },   // no ids, wrong types: unreadable
-        };
-        await channel.BasicPublishAsync("events.collected", "", mandatory: false,
-            new BasicProperties { ContentType = "application/cloudevents+json", DeliveryMode = DeliveryModes.Persistent },
-            Encoding.UTF8.GetBytes(poison.ToJsonString()));
+        // A producer other than the collector publishes something no handler can read.
+        var poisonId = await broker.PublishAsync("events.collected", new JsonObject { ["type"] = "track", ["event"] = 42 });
 
         using var gateway = new GatewayClient(platform.App);
         var user = NewUser("after-poison");
         await gateway.SendAcceptedAsync(Events.Track(user, "Still Flowing"));
         await gateway.WaitForProfileAsync(user, p => p.Count("Still Flowing") == 1);
 
-        BasicGetResult? dead = null;
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (dead is null && DateTime.UtcNow < deadline)
-        {
-            dead = await channel.BasicGetAsync(watch, autoAck: true);
-            if (dead is null)
-            {
-                await Task.Delay(250);
-            }
-        }
-        Assert.NotNull(dead);
-        Assert.Contains(poisonId, Encoding.UTF8.GetString(dead.Body.Span));
+        await broker.WaitForAsync(deadLetters, poisonId, TimeSpan.FromSeconds(60));
     }
 }

@@ -13,6 +13,11 @@ namespace Personalization.EndToEndTests;
 public sealed class PlatformFixture : IAsyncLifetime
 {
     public static readonly string[] Services = ["gateway", "collector", "consent", "enrichment", "aggregation", "profile-query"];
+
+    /// <summary>Every consuming service runs twice, as pods of one Deployment would: every test here also tests scale-out.</summary>
+    public const int Replicas = 2;
+
+    public static readonly string[] ConsumingServices = ["consent", "enrichment", "aggregation"];
     public static readonly string[] Servers = ["redis", "postgres", "rabbitmq"];
 
     public DistributedApplication App { get; private set; } = null!;
@@ -22,7 +27,8 @@ public sealed class PlatformFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Prerequisites.EnsureLocalServersInstalled();
-        App = await StartAsync(DataDirectory, scope: null, waitFor: [.. Servers, .. Services]);
+        App = await StartAsync(DataDirectory, scope: null, waitFor: [.. Servers, .. Services, .. ConsumingServices.Select(s => $"{s}-{Replicas}")],
+            $"Services:Replicas={Replicas}");
     }
 
     public async Task DisposeAsync()
@@ -32,9 +38,9 @@ public sealed class PlatformFixture : IAsyncLifetime
     }
 
     /// <summary>Builds and starts the AppHost; on a resource that never gets healthy, fails with its recent log lines.</summary>
-    public static async Task<DistributedApplication> StartAsync(string dataDirectory, string? scope, IEnumerable<string> waitFor)
+    public static async Task<DistributedApplication> StartAsync(string dataDirectory, string? scope, IEnumerable<string> waitFor, params string[] settings)
     {
-        var arguments = new List<string> { "Infrastructure:Mode=local", $"Infrastructure:DataDirectory={dataDirectory}" };
+        List<string> arguments = ["Infrastructure:Mode=local", $"Infrastructure:DataDirectory={dataDirectory}", .. settings];
         if (scope is not null)
         {
             arguments.Add($"AppHost:Scope={scope}");

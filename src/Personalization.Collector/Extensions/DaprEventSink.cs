@@ -7,9 +7,9 @@ using Personalization.Contracts;
 namespace Personalization.Collector.Extensions;
 
 /// <summary>
-/// Markers in the Dapr state store (<c>dedupe:{messageId}</c> with <c>ttlInSeconds</c>), events on
-/// <see cref="Topics.EventsCollected"/> with one bulk publish; every transport failure becomes
-/// <see cref="EventSinkUnavailableException"/>.
+/// Markers in the Dapr state store (<c>dedupe:{messageId}</c> with <c>ttlInSeconds</c>), a request's events on
+/// <see cref="Topics.EventsCollected"/> as one <see cref="CollectedEventBatch"/> message (all of them queued, or none);
+/// every transport failure becomes <see cref="EventSinkUnavailableException"/>.
 /// </summary>
 public sealed class DaprEventSink(DaprClient dapr) : IEventSink
 {
@@ -35,14 +35,13 @@ public sealed class DaprEventSink(DaprClient dapr) : IEventSink
 
     public async Task<IReadOnlyList<string>> PublishAsync(IReadOnlyList<CollectedEvent> events, CancellationToken cancellationToken)
     {
-        var response = await Guard("publish to " + Topics.EventsCollected,
-            () => dapr.BulkPublishEventAsync(Topics.PubSub, Topics.EventsCollected, events, metadata: null, cancellationToken));
-        var failed = new List<string>(response.FailedEntries.Count);
-        foreach (var entry in response.FailedEntries)
+        // One broker message per request: the broker's confirm covers every event of it, so none is ever half-queued.
+        await Guard("publish to " + Topics.EventsCollected, async () =>
         {
-            failed.Add(entry.Entry.EventData.MessageId);
-        }
-        return failed;
+            await dapr.PublishEventAsync(Topics.PubSub, Topics.EventsCollected, new CollectedEventBatch(events), cancellationToken);
+            return true;
+        });
+        return [];
     }
 
     public Task MarkSeenAsync(IReadOnlyList<string> messageIds, DateTimeOffset receivedAt, TimeSpan ttl, CancellationToken cancellationToken)

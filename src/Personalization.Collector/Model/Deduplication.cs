@@ -60,7 +60,7 @@ public interface IEventSink
     /// <summary>The messageIds among <paramref name="messageIds"/> that already have a marker.</summary>
     Task<IReadOnlySet<string>> FindSeenAsync(IReadOnlyList<string> messageIds, CancellationToken cancellationToken);
 
-    /// <summary>Publishes all events in one bulk call; returns the messageIds the broker did not take.</summary>
+    /// <summary>Publishes all events in one call; returns the messageIds the broker did not take.</summary>
     Task<IReadOnlyList<string>> PublishAsync(IReadOnlyList<CollectedEvent> events, CancellationToken cancellationToken);
 
     Task MarkSeenAsync(IReadOnlyList<string> messageIds, DateTimeOffset receivedAt, TimeSpan ttl, CancellationToken cancellationToken);

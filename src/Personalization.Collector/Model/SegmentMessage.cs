@@ -90,5 +90,6 @@ public sealed class SegmentIdConverter : JsonConverter<string?>
 [JsonSerializable(typeof(SegmentSuccess))]
 [JsonSerializable(typeof(Contracts.CollectedEvent))]
 [JsonSerializable(typeof(List<Contracts.CollectedEvent>))]
+[JsonSerializable(typeof(Contracts.CollectedEventBatch))]
 [JsonSerializable(typeof(DateTimeOffset))]
 public sealed partial class CollectorJsonContext : JsonSerializerContext;

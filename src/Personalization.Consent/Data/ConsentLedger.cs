@@ -24,6 +24,9 @@ public sealed class ConsentLedger(NpgsqlDataSource dataSource)
         CREATE INDEX IF NOT EXISTS consent_ledger_user_purpose ON consent_ledger (user_id, purpose, id DESC);
         """;
 
+    /// <summary>The advisory lock key of the ledger's schema creation ("consent_" in ASCII).</summary>
+    private const long SchemaLockId = 0x636F6E73656E745F;
+
     private readonly SemaphoreSlim _schemaLock = new(1, 1);
     private volatile bool _schemaReady;
 
@@ -34,8 +37,20 @@ public sealed class ConsentLedger(NpgsqlDataSource dataSource)
         try
         {
             if (_schemaReady) return;
-            await using var command = dataSource.CreateCommand(Schema);
-            await command.ExecuteNonQueryAsync(ct);
+            // Replicas start together on an empty database: two concurrent CREATE TABLE IF NOT EXISTS can still collide
+            // (23505 on pg_type), so creation is serialized by a transaction-scoped advisory lock.
+            await using var connection = await dataSource.OpenConnectionAsync(ct);
+            await using var transaction = await connection.BeginTransactionAsync(ct);
+            await using (var lockCommand = new NpgsqlCommand("SELECT pg_advisory_xact_lock($1)", connection, transaction))
+            {
+                lockCommand.Parameters.Add(new NpgsqlParameter<long> { TypedValue = SchemaLockId });
+                await lockCommand.ExecuteNonQueryAsync(ct);
+            }
+            await using (var command = new NpgsqlCommand(Schema, connection, transaction))
+            {
+                await command.ExecuteNonQueryAsync(ct);
+            }
+            await transaction.CommitAsync(ct);
             _schemaReady = true;
         }
         finally

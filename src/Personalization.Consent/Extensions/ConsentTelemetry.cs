@@ -16,13 +16,11 @@ public sealed partial class ConsentTelemetry : IDisposable
         _meter = meters.Create(Name);
         Allowed = _meter.CreateCounter<long>("consent.events.allowed", "{event}", "Events let through, per purpose they needed");
         Denied = _meter.CreateCounter<long>("consent.events.denied", "{event}", "Events dropped, per purpose that was not granted");
-        DeadLettered = _meter.CreateCounter<long>("consent.dead_lettered", "{event}", "Messages that landed in the dead-letter topic of a consent subscription");
         Changes = _meter.CreateCounter<long>("consent.changes", "{request}", "Consent statements recorded");
     }
 
     public Counter<long> Allowed { get; }
     public Counter<long> Denied { get; }
-    public Counter<long> DeadLettered { get; }
     public Counter<long> Changes { get; }
 
     public void Dispose() => _meter.Dispose();
@@ -32,9 +30,6 @@ public sealed partial class ConsentTelemetry : IDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Consent of {UserId} changed by request {RequestId} from {Source}")]
     public static partial void ConsentRecorded(ILogger logger, string userId, string requestId, string source);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Message {CloudEventId} landed in dead-letter topic {Topic}")]
-    public static partial void DeadLetter(ILogger logger, string? cloudEventId, string topic);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Consent of {UserId} rebuilt in the state store from the ledger")]
     public static partial void Rehydrated(ILogger logger, string userId);

@@ -1,7 +1,8 @@
-using Dapr;
 using Microsoft.Extensions.Options;
 using Personalization.Consent.Data;
+using Personalization.Consent.IntegrationEvents;
 using Personalization.Consent.Model;
+using Personalization.Streaming;
 
 namespace Personalization.Consent.Extensions;
 
@@ -10,7 +11,7 @@ public static class Extensions
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         builder.AddDaprSidecarHealthCheck();
-        builder.Services.AddDaprClient(dapr => dapr.UseJsonSerializationOptions(ConsentJsonContext.DaprOptions));
+        builder.AddEventStreaming(ConsentJsonContext.Default);
         builder.AddNpgsqlDataSource("personalization");
 
         builder.Services.AddOptions<ConsentOptions>()
@@ -22,15 +23,8 @@ public static class Extensions
         builder.Services.AddSingleton<ConsentLedger>();
         builder.Services.AddHostedService<ConsentLedgerSchema>();
         builder.Services.AddSingleton<ConsentTelemetry>();
+        builder.Services.AddSingleton<ConsentFilter>();
         builder.Services.AddProblemDetails();
-        builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, ConsentJsonContext.Default));
         builder.Services.AddOpenApi();
     }
-
-    /// <summary>CloudEvents unwrapped for the handlers; the CloudEvent id stays readable as header <c>Cloudevent.id</c>.</summary>
-    public static CloudEventsMiddlewareOptions CloudEvents { get; } = new()
-    {
-        ForwardCloudEventPropertiesAsHeaders = true,
-        IncludedCloudEventPropertiesAsHeaders = ["id"],
-    };
 }

@@ -1,22 +1,10 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using System.Text.Json.Serialization.Metadata;
-using Personalization.Contracts;
 using Personalization.Enrichment.Model;
 
 namespace Personalization.Enrichment.Extensions;
 
-/// <summary>Source-generated JSON for the hot path; camelCase like every Dapr payload of the platform.</summary>
+/// <summary>Source-generated JSON for the enrichment service's own state; the contracts' come from <c>ContractsJsonContext</c>.</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
-[JsonSerializable(typeof(CollectedEvent))]
-[JsonSerializable(typeof(EnrichedEvent))]
 [JsonSerializable(typeof(SessionState))]
-[JsonSerializable(typeof(JsonElement))]
-public sealed partial class EnrichmentJsonContext : JsonSerializerContext
-{
-    /// <summary>The options the DaprClient uses: the generated types first, reflection for anything else.</summary>
-    public static JsonSerializerOptions DaprOptions { get; } = new(JsonSerializerDefaults.Web)
-    {
-        TypeInfoResolver = JsonTypeInfoResolver.Combine(Default, new DefaultJsonTypeInfoResolver()),
-    };
-}
+public sealed partial class EnrichmentJsonContext : JsonSerializerContext;

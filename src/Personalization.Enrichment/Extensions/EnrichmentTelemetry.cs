@@ -19,7 +19,6 @@ public sealed partial class EnrichmentTelemetry : IDisposable
         Redeliveries = _meter.CreateCounter<long>("enrichment.redeliveries", "{event}", "Events seen before, answered with their first session");
         Late = _meter.CreateCounter<long>("enrichment.late_events", "{event}", "Events older than the current session by more than the timeout");
         Conflicts = _meter.CreateCounter<long>("enrichment.session.conflicts", "{conflict}", "Session writes that lost an etag race and were redone");
-        DeadLettered = _meter.CreateCounter<long>("enrichment.dead_lettered", "{event}", "Messages that landed in the dead-letter topic of an enrichment subscription");
     }
 
     public Counter<long> Enriched { get; }
@@ -27,13 +26,6 @@ public sealed partial class EnrichmentTelemetry : IDisposable
     public Counter<long> Redeliveries { get; }
     public Counter<long> Late { get; }
     public Counter<long> Conflicts { get; }
-    public Counter<long> DeadLettered { get; }
 
     public void Dispose() => _meter.Dispose();
-
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Event {MessageId} of {ProfileId} seen before; session {SessionId} sequence {Sequence} again")]
-    public static partial void Redelivered(ILogger logger, string messageId, string profileId, string sessionId, int sequence);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Message {CloudEventId} landed in dead-letter topic {Topic}")]
-    public static partial void DeadLetter(ILogger logger, string? cloudEventId, string topic);
 }

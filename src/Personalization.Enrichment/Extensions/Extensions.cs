@@ -1,6 +1,7 @@
-using Dapr;
 using Microsoft.Extensions.Options;
+using Personalization.Enrichment.IntegrationEvents;
 using Personalization.Enrichment.Model;
+using Personalization.Streaming;
 
 namespace Personalization.Enrichment.Extensions;
 
@@ -9,7 +10,7 @@ public static class Extensions
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         builder.AddDaprSidecarHealthCheck();
-        builder.Services.AddDaprClient(dapr => dapr.UseJsonSerializationOptions(EnrichmentJsonContext.DaprOptions));
+        builder.AddEventStreaming(EnrichmentJsonContext.Default);
 
         builder.Services.AddOptions<EnrichmentOptions>()
             .BindConfiguration(EnrichmentOptions.SectionName)
@@ -22,14 +23,8 @@ public static class Extensions
         });
         builder.Services.AddSingleton(sp => new GeoResolver(sp.GetRequiredService<IOptions<EnrichmentOptions>>().Value.GeoNetworks));
         builder.Services.AddSingleton<EnrichmentTelemetry>();
-        builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, EnrichmentJsonContext.Default));
+        builder.Services.AddSingleton<EventEnricher>();
         builder.Services.AddOpenApi();
     }
 
-    /// <summary>CloudEvents unwrapped for the handlers; the CloudEvent id stays readable as header <c>Cloudevent.id</c>.</summary>
-    public static CloudEventsMiddlewareOptions CloudEvents { get; } = new()
-    {
-        ForwardCloudEventPropertiesAsHeaders = true,
-        IncludedCloudEventPropertiesAsHeaders = ["id"],
-    };
 }

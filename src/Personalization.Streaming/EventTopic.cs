@@ -1,0 +1,24 @@
+using System.Text.Json.Serialization.Metadata;
+using Personalization.Contracts;
+
+namespace Personalization.Streaming;
+
+/// <summary>A topic of events, how its events are read, and what each must hold to be processed at all.</summary>
+public sealed record EventTopic<T>(string Name, JsonTypeInfo<T> EventType, Func<T, string?> Problem);
+
+/// <summary>The event topics the consuming services subscribe to.</summary>
+public static class EventTopics
+{
+    public static EventTopic<CollectedEvent> Collected { get; } = new(Topics.EventsCollected, ContractsJsonContext.Default.CollectedEvent, ProblemOf);
+
+    public static EventTopic<CollectedEvent> Consented { get; } = new(Topics.EventsConsented, ContractsJsonContext.Default.CollectedEvent, ProblemOf);
+
+    public static EventTopic<EnrichedEvent> Enriched { get; } = new(Topics.EventsEnriched, ContractsJsonContext.Default.EnrichedEvent,
+        e => e.Event is null ? "the enriched event has no event" : ProblemOf(e.Event));
+
+    /// <summary>Every stage keys its state by profile and is idempotent on message id: an event without them is poison.</summary>
+    private static string? ProblemOf(CollectedEvent e) =>
+        string.IsNullOrEmpty(e.MessageId) ? "the event has no messageId"
+        : string.IsNullOrEmpty(e.UserId) && string.IsNullOrEmpty(e.AnonymousId) ? $"event {e.MessageId} has neither userId nor anonymousId"
+        : null;
+}
