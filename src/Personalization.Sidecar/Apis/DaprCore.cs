@@ -146,7 +146,7 @@ public sealed class DaprCore(SidecarOptions options, ComponentRegistry component
         using var activity = SidecarTelemetry.Source.StartActivity($"{topic} publish", ActivityKind.Producer);
         activity?.SetTag("messaging.system", "rabbitmq");
         activity?.SetTag("messaging.destination.name", topic);
-        var (body, bodyType) = Envelope(pubsubName, topic, data, contentType, metadata, activity ?? Activity.Current);
+        var (body, bodyType) = Envelope(data, contentType, metadata, Context(pubsubName, topic, activity ?? Activity.Current));
         try
         {
             await pubsub.PublishAsync(topic, body, bodyType, metadata, ct);
@@ -159,40 +159,86 @@ public sealed class DaprCore(SidecarOptions options, ComponentRegistry component
         SidecarTelemetry.Published.Add(1, SidecarTelemetry.Tags(pubsubName, topic));
     }
 
-    /// <summary>Publishes every entry (concurrently); returns the entries that failed, with their error.</summary>
+    /// <summary>
+    /// Publishes every entry as one batch on the broker (one span, one exchange check, one channel, confirms awaited
+    /// together); returns the entries that failed, with their error.
+    /// </summary>
     public async Task<IReadOnlyList<(string EntryId, string Error)>> BulkPublishAsync(
         string pubsubName, string topic, IReadOnlyList<PublishEntry> entries, IReadOnlyDictionary<string, string> metadata, CancellationToken ct)
     {
-        PubSub(pubsubName, topic);
-        var ids = new HashSet<string>();
+        var pubsub = PubSub(pubsubName, topic);
+        var ids = new HashSet<string>(entries.Count);
         foreach (var entry in entries)
         {
             if (string.IsNullOrEmpty(entry.EntryId)) throw DaprError.Malformed("entryId is required for every entry");
             if (!ids.Add(entry.EntryId)) throw DaprError.Malformed($"entryId '{entry.EntryId}' is duplicated");
         }
-        var results = await Task.WhenAll(entries.Select(async entry =>
+        var failed = new List<(string EntryId, string Error)>();
+        if (entries.Count == 0) return failed;
+
+        using var activity = SidecarTelemetry.Source.StartActivity($"{topic} publish", ActivityKind.Producer);
+        activity?.SetTag("messaging.system", "rabbitmq");
+        activity?.SetTag("messaging.destination.name", topic);
+        activity?.SetTag("messaging.batch.message_count", entries.Count);
+        var context = Context(pubsubName, topic, activity ?? Activity.Current);
+        var messages = new List<OutgoingMessage>(entries.Count);
+        var sent = new List<string>(entries.Count);
+        foreach (var entry in entries)
         {
-            var merged = new Dictionary<string, string>(metadata);
-            foreach (var (k, v) in entry.Metadata) merged[k] = v;
+            // Entry metadata wins over the request's; a merged copy only when both have some.
+            var entryMetadata = metadata.Count == 0 ? entry.Metadata : entry.Metadata.Count == 0 ? metadata : Merge(metadata, entry.Metadata);
             try
             {
-                await PublishAsync(pubsubName, topic, entry.Data, entry.ContentType, merged, ct);
-                return (entry.EntryId, Error: (string?)null);
+                var (body, bodyType) = Envelope(entry.Data, entry.ContentType, entryMetadata, context);
+                messages.Add(new OutgoingMessage(body, bodyType, entryMetadata));
+                sent.Add(entry.EntryId);
             }
             catch (DaprError e)
             {
-                return (entry.EntryId, Error: e.Message);
+                failed.Add((entry.EntryId, e.Message));
             }
-        }));
-        return results.Where(r => r.Error is not null).Select(r => (r.EntryId, r.Error!)).ToList();
+        }
+
+        IReadOnlyList<Exception?> outcomes;
+        try
+        {
+            outcomes = await pubsub.PublishBatchAsync(topic, messages, ct);
+        }
+        catch (Exception e) when (e is not (OperationCanceledException or DaprError))
+        {
+            activity?.SetStatus(ActivityStatusCode.Error, e.Message);
+            var error = DaprError.Publish(topic, pubsubName, e.Message).Message;
+            foreach (var id in sent) failed.Add((id, error));
+            return failed;
+        }
+        var published = 0;
+        for (var i = 0; i < outcomes.Count; i++)
+        {
+            if (outcomes[i] is { } problem) failed.Add((sent[i], DaprError.Publish(topic, pubsubName, problem.Message).Message));
+            else published++;
+        }
+        if (published < outcomes.Count) activity?.SetStatus(ActivityStatusCode.Error, $"{outcomes.Count - published} of {outcomes.Count} not confirmed");
+        SidecarTelemetry.Published.Add(published, SidecarTelemetry.Tags(pubsubName, topic));
+        return failed;
     }
 
-    private (byte[] Body, string ContentType) Envelope(string pubsubName, string topic, ReadOnlyMemory<byte> data, string? contentType,
-        IReadOnlyDictionary<string, string> metadata, Activity? activity)
+    private static Dictionary<string, string> Merge(IReadOnlyDictionary<string, string> request, IReadOnlyDictionary<string, string> entry)
     {
-        if (metadata.TryGetValue("rawPayload", out var raw) && bool.TryParse(raw, out var isRaw) && isRaw)
-            return (data.ToArray(), string.IsNullOrEmpty(contentType) ? "application/octet-stream" : contentType);
-        var context = new PublishContext(options.AppId, pubsubName, topic, activity?.Id, activity?.TraceStateString);
+        var merged = new Dictionary<string, string>(request.Count + entry.Count);
+        foreach (var (k, v) in request) merged[k] = v;
+        foreach (var (k, v) in entry) merged[k] = v;
+        return merged;
+    }
+
+    private PublishContext Context(string pubsubName, string topic, Activity? activity) =>
+        new(options.AppId, pubsubName, topic, activity?.Id, activity?.TraceStateString);
+
+    private static (ReadOnlyMemory<byte> Body, string ContentType) Envelope(ReadOnlyMemory<byte> data, string? contentType,
+        IReadOnlyDictionary<string, string> metadata, PublishContext context)
+    {
+        // The request's bytes live until the publish returns, which is after the broker confirmed: no copy needed.
+        if (metadata.Count > 0 && metadata.TryGetValue("rawPayload", out var raw) && bool.TryParse(raw, out var isRaw) && isRaw)
+            return (data, string.IsNullOrEmpty(contentType) ? "application/octet-stream" : contentType);
         if (!CloudEvents.IsCloudEvent(contentType))
             return (CloudEvents.Build(data.Span, contentType, metadata, context), CloudEvents.ContentType);
         try
@@ -201,7 +247,7 @@ public sealed class DaprCore(SidecarOptions options, ComponentRegistry component
         }
         catch (FormatException e)
         {
-            throw DaprError.CloudEventsSer(topic, pubsubName, e.Message);
+            throw DaprError.CloudEventsSer(context.Topic, context.PubsubName, e.Message);
         }
     }
 }

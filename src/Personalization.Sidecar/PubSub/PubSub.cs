@@ -10,6 +10,9 @@ public sealed record BrokerMessage(string Topic, ReadOnlyMemory<byte> Body, stri
 /// </summary>
 public enum MessageOutcome { Ack, Nack, Requeue }
 
+/// <summary>One message of a batch publish: the bytes to send (usually a CloudEvent), their content type, the publish metadata.</summary>
+public sealed record OutgoingMessage(ReadOnlyMemory<byte> Body, string ContentType, IReadOnlyDictionary<string, string> Metadata);
+
 /// <summary>How a subscription consumes: in-flight message limit and whether the component's queue is dead-lettered.</summary>
 public sealed record ConsumeOptions(int Concurrency);
 
@@ -20,6 +23,12 @@ public interface IPubSub : IAsyncDisposable
 
     /// <summary>Returns once the broker has the message (publisher confirms).</summary>
     Task PublishAsync(string topic, ReadOnlyMemory<byte> body, string contentType, IReadOnlyDictionary<string, string> metadata, CancellationToken ct);
+
+    /// <summary>
+    /// Publishes every message and returns once the broker confirmed or refused each: element i is null when message i
+    /// was confirmed, else the reason it was not. Throws only when nothing could be sent (no connection, no exchange).
+    /// </summary>
+    Task<IReadOnlyList<Exception?>> PublishBatchAsync(string topic, IReadOnlyList<OutgoingMessage> messages, CancellationToken ct);
 
     /// <summary>
     /// Starts consuming <paramref name="topic"/>; <paramref name="handler"/> decides each message's outcome and the component

@@ -22,7 +22,17 @@ public sealed partial class RabbitMqPubSub : IPubSub
     private readonly SemaphoreSlim _publisherLock = new(1, 1);
     private static readonly TimeSpan ConfirmTimeout = TimeSpan.FromSeconds(15);
     private readonly ConcurrentDictionary<string, Task> _declaredExchanges = new();
+    private readonly PublisherState[] _slots = [.. Enumerable.Range(0, PublishChannels).Select(_ => new PublisherState())];
+    private readonly Timer _confirmWatch;
     private int _next;
+
+    /// <summary>What the confirm watch needs to know about one publisher slot.</summary>
+    private sealed class PublisherState
+    {
+        public int InFlight;
+        public long LastConfirmAt;
+        public IChannel? TimedOut;
+    }
 
     private sealed record Settings(
         string Name, string ConsumerId, string? QueueName, string ExchangeKind, bool Durable, bool DeleteWhenUnused,
@@ -32,6 +42,7 @@ public sealed partial class RabbitMqPubSub : IPubSub
     private RabbitMqPubSub(Settings settings, IConnection connection, ILogger logger)
     {
         (_settings, _connection, _logger) = (settings, connection, logger);
+        _confirmWatch = new Timer(WatchConfirms, null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
         connection.ConnectionShutdownAsync += (_, e) =>
         {
             LogConnectionLost(_logger, Name, e.ReplyText);
@@ -100,46 +111,113 @@ public sealed partial class RabbitMqPubSub : IPubSub
 
     public async Task PublishAsync(string topic, ReadOnlyMemory<byte> body, string contentType, IReadOnlyDictionary<string, string> metadata, CancellationToken ct)
     {
-        // Fail fast while the broker is away: the caller answers "unavailable" and retries later.
+        ThrowIfDisconnected();
+        await EnsureExchangeAsync(topic, ct);
+        var (slot, channel) = TryPublisher() ?? await OpenPublisherAsync(ct);
+        await ConfirmedAsync(slot, channel, topic, Properties(metadata, contentType), RoutingKey(metadata), body);
+    }
+
+    /// <summary>
+    /// All messages of a batch go out on one channel, back to back, before any confirm is awaited, so the broker confirms
+    /// them together (one <c>basic.ack</c> with <c>multiple</c> usually covers the batch). Element i of the result is
+    /// null when message i was confirmed, else why it was not.
+    /// </summary>
+    public async Task<IReadOnlyList<Exception?>> PublishBatchAsync(string topic, IReadOnlyList<OutgoingMessage> messages, CancellationToken ct)
+    {
+        ThrowIfDisconnected();
+        await EnsureExchangeAsync(topic, ct);
+        var (slot, channel) = TryPublisher() ?? await OpenPublisherAsync(ct);
+        var confirms = new Task[messages.Count];
+        for (var i = 0; i < messages.Count; i++)
+        {
+            var m = messages[i];
+            confirms[i] = ConfirmedAsync(slot, channel, topic, Properties(m.Metadata, m.ContentType), RoutingKey(m.Metadata), m.Body);
+        }
+        var failures = new Exception?[messages.Count];
+        for (var i = 0; i < confirms.Length; i++)
+        {
+            try
+            {
+                await confirms[i];
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                failures[i] = e;
+            }
+        }
+        return failures;
+    }
+
+    // Fail fast while the broker is away: the caller answers "unavailable" and retries later.
+    private void ThrowIfDisconnected()
+    {
         if (!_connection.IsOpen)
             throw new RabbitMQ.Client.Exceptions.AlreadyClosedException(_connection.CloseReason
                 ?? new ShutdownEventArgs(ShutdownInitiator.Library, 0, "the connection to the broker is not open"));
+    }
 
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(ConfirmTimeout);
+    private string RoutingKey(IReadOnlyDictionary<string, string> metadata) =>
+        metadata.Count > 0 && metadata.TryGetValue("routingKey", out var key) ? key : _settings.RoutingKey;
+
+    private BasicProperties Properties(IReadOnlyDictionary<string, string> metadata, string contentType)
+    {
+        var properties = new BasicProperties { ContentType = contentType, DeliveryMode = _settings.DeliveryMode };
+        if (metadata.Count == 0) return properties;
+        if (metadata.TryGetValue("contentType", out var type)) properties.ContentType = type;
+        properties.MessageId = metadata.GetValueOrDefault("messageID") ?? metadata.GetValueOrDefault("messageId");
+        properties.CorrelationId = metadata.GetValueOrDefault("correlationID");
+        properties.Type = metadata.GetValueOrDefault("type");
+        if (metadata.TryGetValue("ttlInSeconds", out var ttl) && int.TryParse(ttl, out var seconds) && seconds > 0)
+            properties.Expiration = (seconds * 1000L).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (metadata.TryGetValue("priority", out var p) && byte.TryParse(p, out var priority)) properties.Priority = priority;
+        return properties;
+    }
+
+    /// <summary>
+    /// Publishes on a confirm-tracking channel: RabbitMQ.Client completes the call only when the broker confirmed the
+    /// message, and fails it when the broker nacks or the channel closes first. No token reaches that wait: a cancellable
+    /// one costs a timer and a cancellation promise per message, and the wait is bounded instead by
+    /// <see cref="WatchConfirms"/>, which closes a channel whose confirms stopped coming.
+    /// </summary>
+    private async Task ConfirmedAsync(int slot, IChannel channel, string topic, BasicProperties properties, string routingKey, ReadOnlyMemory<byte> body)
+    {
+        var publisher = _slots[slot];
+        if (Interlocked.Increment(ref publisher.InFlight) == 1) Volatile.Write(ref publisher.LastConfirmAt, Environment.TickCount64);
         try
         {
-            await EnsureExchangeAsync(topic, timeout.Token);
-            var properties = new BasicProperties
-            {
-                ContentType = metadata.GetValueOrDefault("contentType") ?? contentType,
-                DeliveryMode = _settings.DeliveryMode,
-                MessageId = metadata.GetValueOrDefault("messageID") ?? metadata.GetValueOrDefault("messageId"),
-                CorrelationId = metadata.GetValueOrDefault("correlationID"),
-                Type = metadata.GetValueOrDefault("type"),
-            };
-            if (metadata.TryGetValue("ttlInSeconds", out var ttl) && int.TryParse(ttl, out var seconds) && seconds > 0)
-                properties.Expiration = (seconds * 1000L).ToString(System.Globalization.CultureInfo.InvariantCulture);
-            if (metadata.TryGetValue("priority", out var p) && byte.TryParse(p, out var priority)) properties.Priority = priority;
-
-            var (slot, channel) = await PublisherAsync(timeout.Token);
-            try
-            {
-                // With confirmation tracking on, this completes only when the broker confirms; it throws when the broker
-                // nacks, when the channel or connection closes before the confirm, or when the timeout cancels the wait.
-                await channel.BasicPublishAsync(topic, metadata.GetValueOrDefault("routingKey") ?? _settings.RoutingKey, false, properties, body, timeout.Token);
-            }
-            catch
-            {
-                // Whatever the reason, the next publish gets a healthy channel and re-checks the exchange.
-                if (!channel.IsOpen) Forget(slot, channel);
-                _declaredExchanges.TryRemove(topic, out _);
-                throw;
-            }
+            await channel.BasicPublishAsync(topic, routingKey, false, properties, body, CancellationToken.None);
         }
-        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !ct.IsCancellationRequested)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
-            throw new TimeoutException($"the broker did not confirm the message to '{topic}' within {ConfirmTimeout.TotalSeconds:0} s");
+            // Whatever the reason, the next publish gets a healthy channel and re-checks the exchange.
+            if (!channel.IsOpen) Forget(slot, channel);
+            _declaredExchanges.TryRemove(topic, out _);
+            if (ReferenceEquals(Volatile.Read(ref publisher.TimedOut), channel))
+                throw new TimeoutException($"the broker did not confirm the message to '{topic}' within {ConfirmTimeout.TotalSeconds:0} s", e);
+            throw;
+        }
+        finally
+        {
+            Volatile.Write(ref publisher.LastConfirmAt, Environment.TickCount64);
+            Interlocked.Decrement(ref publisher.InFlight);
+        }
+    }
+
+    /// <summary>
+    /// Once a second: a publisher channel with messages in flight and no confirm for <see cref="ConfirmTimeout"/> is
+    /// closed, which fails every publish waiting on it (as a timeout) and gives the slot a new channel on the next publish.
+    /// </summary>
+    private void WatchConfirms(object? state)
+    {
+        var now = Environment.TickCount64;
+        for (var slot = 0; slot < PublishChannels; slot++)
+        {
+            var publisher = _slots[slot];
+            if (Volatile.Read(ref publisher.InFlight) == 0 || now - Volatile.Read(ref publisher.LastConfirmAt) < (long)ConfirmTimeout.TotalMilliseconds) continue;
+            if (Volatile.Read(ref _publishers[slot]) is not { } channel || ReferenceEquals(publisher.TimedOut, channel)) continue;
+            Volatile.Write(ref publisher.TimedOut, channel);
+            LogConfirmsStalled(_logger, Name, slot, (int)ConfirmTimeout.TotalSeconds);
+            Forget(slot, channel);
         }
     }
 
@@ -147,15 +225,20 @@ public sealed partial class RabbitMqPubSub : IPubSub
     /// Declares the topic's exchange once per process; a failed declaration is forgotten (the caller's publish fails)
     /// and tried again by the next publish. Concurrent publishes to a new topic share one declaration.
     /// </summary>
-    private async Task EnsureExchangeAsync(string topic, CancellationToken ct)
+    private Task EnsureExchangeAsync(string topic, CancellationToken ct) =>
+        _declaredExchanges.TryGetValue(topic, out var declared) && declared.IsCompletedSuccessfully ? Task.CompletedTask : DeclareOnceAsync(topic, ct);
+
+    private async Task DeclareOnceAsync(string topic, CancellationToken ct)
     {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(ConfirmTimeout);
         var pending = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var declaration = _declaredExchanges.GetOrAdd(topic, pending.Task);
         if (declaration == pending.Task)
         {
             try
             {
-                await DeclareExchangeAsync(topic, ct);
+                await DeclareExchangeAsync(topic, timeout.Token);
                 pending.SetResult();
             }
             catch (Exception e)
@@ -168,9 +251,9 @@ public sealed partial class RabbitMqPubSub : IPubSub
         }
         try
         {
-            await declaration.WaitAsync(ct);
+            await declaration.WaitAsync(timeout.Token);
         }
-        catch (Exception) when (!ct.IsCancellationRequested)
+        catch (Exception) when (!timeout.IsCancellationRequested)
         {
             _declaredExchanges.TryRemove(new KeyValuePair<string, Task>(topic, declaration));
             throw;
@@ -190,22 +273,32 @@ public sealed partial class RabbitMqPubSub : IPubSub
         }
     }
 
-    /// <summary>
-    /// A confirm-enabled channel for one publish. A slot whose channel is closed (the broker went away, a channel error)
-    /// gets a new channel: the closed one is dropped rather than waited on.
-    /// </summary>
-    private async Task<(int Slot, IChannel Channel)> PublisherAsync(CancellationToken ct)
+    /// <summary>The next slot's channel when it is open (the common case, without awaiting anything).</summary>
+    private (int Slot, IChannel Channel)? TryPublisher()
     {
         var slot = (int)((uint)Interlocked.Increment(ref _next) % PublishChannels);
-        if (Volatile.Read(ref _publishers[slot]) is { IsOpen: true } open) return (slot, open);
-        await _publisherLock.WaitAsync(ct);
+        return Volatile.Read(ref _publishers[slot]) is { IsOpen: true } open ? (slot, open) : null;
+    }
+
+    /// <summary>
+    /// A confirm-enabled channel for a slot whose channel is missing or closed (the broker went away, a channel error,
+    /// stalled confirms): the closed one is dropped rather than waited on.
+    /// </summary>
+    private async Task<(int Slot, IChannel Channel)> OpenPublisherAsync(CancellationToken ct)
+    {
+        var slot = (int)((uint)Interlocked.Increment(ref _next) % PublishChannels);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(ConfirmTimeout);
+        await _publisherLock.WaitAsync(timeout.Token);
         try
         {
             var current = _publishers[slot];
             if (current is { IsOpen: true }) return (slot, current);
             if (current is not null) Forget(slot, current);
+            // No outstanding-confirmation limiter (this constructor leaves it null): the confirms are awaited by the
+            // callers, and a library-side throttle would only add delay in front of the broker.
             var channel = await _connection.CreateChannelAsync(
-                new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), ct);
+                new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), timeout.Token);
             Volatile.Write(ref _publishers[slot], channel);
             return (slot, channel);
         }
@@ -370,11 +463,15 @@ public sealed partial class RabbitMqPubSub : IPubSub
     [LoggerMessage(Level = LogLevel.Information, Message = "Pub/sub {PubSub}: publisher channel {Slot} dropped ({Reason}); a new one is opened on the next publish")]
     private static partial void LogPublisherDropped(ILogger logger, string pubSub, int slot, string reason);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Pub/sub {PubSub}: publisher channel {Slot} got no confirm for {Seconds} s; closing it fails the publishes waiting on it")]
+    private static partial void LogConfirmsStalled(ILogger logger, string pubSub, int slot, int seconds);
+
     [LoggerMessage(Level = LogLevel.Error, Message = "Pub/sub {PubSub}: settling a message from queue {Queue} failed")]
     private static partial void LogConsumeFailed(ILogger logger, string pubSub, string queue, Exception error);
 
     public async ValueTask DisposeAsync()
     {
+        await _confirmWatch.DisposeAsync();
         foreach (var channel in _publishers.OfType<IChannel>())
         {
             try { await channel.CloseAsync(); } catch (Exception e) when (e is RabbitMQ.Client.Exceptions.AlreadyClosedException) { }
