@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the whole platform: installs what is missing, builds, starts the Aspire AppHost and prints
+# Runs the whole platform: installs what is missing, builds (Release), starts the Aspire AppHost and prints
 # where to reach it. Ctrl-C or SIGTERM stops everything it started.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -7,11 +7,11 @@ cd "$(dirname "$0")"
 ensure_prerequisites
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-dotnet build Personalization.sln -c Debug -nologo -clp:NoSummary -v:q
+dotnet build Personalization.sln -c Release -nologo -clp:NoSummary -v:q
 
 gateway_port="${Gateway__Port:-8080}"
 log=$(mktemp -t personalization-apphost.XXXXXX)
-dotnet run --project Personalization.AppHost --no-build -c Debug --launch-profile http > >(tee "$log") 2>&1 &
+dotnet run --project Personalization.AppHost --no-build -c Release --launch-profile http > >(tee "$log") 2>&1 &
 apphost=$!
 
 stop() {

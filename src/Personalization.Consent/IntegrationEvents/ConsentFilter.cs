@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using Dapr.Client;
 using Personalization.Consent.Extensions;
@@ -23,8 +22,7 @@ public sealed class ConsentFilter(DaprClient dapr, ConsentPolicy policy, Consent
     {
         var consents = await ReadConsentsAsync(deliveries, ct);
 
-        var forwarded = new List<CollectedEventBatch>(deliveries.Count);
-        var sources = new List<Delivery<CollectedEvent>>(deliveries.Count);
+        var forwarded = new OutgoingMessages<CollectedEvent, CollectedEventBatch>(deliveries.Count);
         var allowed = new Dictionary<string, long>(StringComparer.Ordinal);
         var denied = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var delivery in deliveries)
@@ -43,22 +41,10 @@ public sealed class ConsentFilter(DaprClient dapr, ConsentPolicy policy, Consent
                 denied[refused] = denied.GetValueOrDefault(refused) + 1;
                 ConsentTelemetry.EventDenied(logger, e.MessageId, e.ProfileId, refused);
             }
-            if (kept.Count > 0)
-            {
-                forwarded.Add(new CollectedEventBatch(kept));
-                sources.Add(delivery);
-            }
+            if (kept.Count > 0) forwarded.Add(delivery, new CollectedEventBatch(kept));
         }
+        await forwarded.PublishAsync(dapr, Topics.EventsConsented, ct);
 
-        if (forwarded.Count > 0)
-        {
-            var response = await dapr.BulkPublishEventAsync(Topics.PubSub, Topics.EventsConsented, forwarded, cancellationToken: ct);
-            foreach (var failed in response.FailedEntries)
-            {
-                // Entry ids are the positions in the published list ("0", "1", …).
-                sources[int.Parse(failed.Entry.EntryId, CultureInfo.InvariantCulture)].Fail("publish refused: " + failed.ErrorMessage);
-            }
-        }
         foreach (var (purpose, count) in allowed) telemetry.Allowed.Add(count, new KeyValuePair<string, object?>("purpose", purpose));
         foreach (var (purpose, count) in denied) telemetry.Denied.Add(count, new KeyValuePair<string, object?>("purpose", purpose));
     }

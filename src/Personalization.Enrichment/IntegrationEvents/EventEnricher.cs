@@ -44,8 +44,7 @@ public sealed class EventEnricher(
         var updates = byProfile.Values.ToList();
         var redone = await StateBatch.UpdateAsync(dapr, StateKeys.Store, updates, ct);
 
-        var outgoing = new List<EnrichedEventBatch>(deliveries.Count);
-        var sources = new List<Delivery<CollectedEvent>>(deliveries.Count);
+        var outgoing = new OutgoingMessages<CollectedEvent, EnrichedEventBatch>(deliveries.Count);
         var devices = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var delivery in deliveries)
         {
@@ -63,19 +62,9 @@ public sealed class EventEnricher(
                 devices[device.DeviceType] = devices.GetValueOrDefault(device.DeviceType) + 1;
                 enriched.Add(new EnrichedEvent(e, update.Sessions[e.MessageId], device, geo.Resolve(e.Context)));
             }
-            if (delivery.Failure is not null) continue;
-            outgoing.Add(new EnrichedEventBatch(enriched));
-            sources.Add(delivery);
+            if (delivery.Failure is null) outgoing.Add(delivery, new EnrichedEventBatch(enriched));
         }
-
-        if (outgoing.Count > 0)
-        {
-            var response = await dapr.BulkPublishEventAsync(Topics.PubSub, Topics.EventsEnriched, outgoing, cancellationToken: ct);
-            foreach (var failed in response.FailedEntries)
-            {
-                sources[int.Parse(failed.Entry.EntryId, CultureInfo.InvariantCulture)].Fail("publish refused: " + failed.ErrorMessage);
-            }
-        }
+        await outgoing.PublishAsync(dapr, Topics.EventsEnriched, ct);
 
         foreach (var (deviceType, count) in devices) telemetry.Enriched.Add(count, new KeyValuePair<string, object?>("device.type", deviceType));
         long sessions = 0, late = 0, redeliveries = 0;
