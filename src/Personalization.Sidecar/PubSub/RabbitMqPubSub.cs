@@ -371,6 +371,8 @@ public sealed partial class RabbitMqPubSub : IPubSub
         return subscription;
     }
 
+    private static readonly IReadOnlyDictionary<string, string> NoHeaders = System.Collections.ObjectModel.ReadOnlyDictionary<string, string>.Empty;
+
     private sealed class Subscription(RabbitMqPubSub owner, IChannel channel, string topic, string queue,
         Func<BrokerMessage, CancellationToken, Task<MessageOutcome>> handler) : IAsyncDisposable
     {
@@ -386,12 +388,16 @@ public sealed partial class RabbitMqPubSub : IPubSub
             Interlocked.Increment(ref _inFlight);
             try
             {
-                var metadata = new Dictionary<string, string>();
-                if (delivery.BasicProperties.Headers is { } headers)
+                IReadOnlyDictionary<string, string> metadata = NoHeaders;
+                if (delivery.BasicProperties.Headers is { Count: > 0 } headers)
                 {
+                    var copied = new Dictionary<string, string>(headers.Count);
                     foreach (var (key, value) in headers)
-                        metadata[key] = value switch { byte[] b => Encoding.UTF8.GetString(b), null => "", _ => value.ToString() ?? "" };
+                        copied[key] = value switch { byte[] b => Encoding.UTF8.GetString(b), null => "", _ => value.ToString() ?? "" };
+                    metadata = copied;
                 }
+                // The one copy of the body: the library's buffer goes back to its pool when this handler returns, while
+                // the message may still sit in a bulk batch whose attempt was abandoned.
                 var message = new BrokerMessage(topic, delivery.Body.ToArray(), delivery.BasicProperties.ContentType, metadata);
                 MessageOutcome outcome;
                 try

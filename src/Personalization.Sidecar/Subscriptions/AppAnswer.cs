@@ -52,16 +52,24 @@ public static class AppAnswer
         return results;
     }
 
+    // Read in one pass without a document: this runs for every single delivery. Like JsonDocument.ParseValue, the first
+    // JSON value counts, a repeated "status" counts once (the last), and malformed JSON means no status.
     private static string? StatusOf(ReadOnlySpan<byte> body)
     {
         if (body.IsEmpty) return null;
         try
         {
             var reader = new Utf8JsonReader(body);
-            using var doc = JsonDocument.ParseValue(ref reader);
-            return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("status", out var s) && s.ValueKind == JsonValueKind.String
-                ? s.GetString()
-                : null;
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return null;
+            string? status = null;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var isStatus = reader.ValueTextEquals("status"u8);
+                reader.Read();
+                if (isStatus) status = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                reader.Skip();
+            }
+            return reader.TokenType == JsonTokenType.EndObject ? status : null;
         }
         catch (JsonException)
         {

@@ -1,4 +1,4 @@
-using System.Net.Http.Headers;
+using System.Collections.Concurrent;
 using Personalization.Sidecar.Options;
 
 namespace Personalization.Sidecar.Subscriptions;
@@ -13,11 +13,20 @@ public sealed class AppChannel : IDisposable
     public const string TokenHeader = "dapr-api-token";
     private readonly HttpClient _http;
     private readonly string? _token = Environment.GetEnvironmentVariable("APP_API_TOKEN") is { Length: > 0 } t ? t : null;
+    private readonly ConcurrentDictionary<string, Uri> _uris = new();
 
     public AppChannel(SidecarOptions options)
     {
         BaseAddress = options.AppBaseAddress;
-        _http = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5), UseCookies = false, AllowAutoRedirect = false })
+        _http = new HttpClient(new SocketsHttpHandler
+        {
+            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+            UseCookies = false,
+            AllowAutoRedirect = false,
+            // No HttpClient span and no header injection: the delivery sets traceparent itself, from its own span when
+            // the message is sampled and from the message when it is not, so an unsampled delivery allocates no Activity.
+            ActivityHeadersPropagator = null,
+        })
         {
             Timeout = Timeout.InfiniteTimeSpan,
         };
@@ -25,23 +34,27 @@ public sealed class AppChannel : IDisposable
 
     public Uri? BaseAddress { get; }
 
-    public async Task<(int Status, byte[] Body)> SendAsync(HttpMethod method, string path, byte[]? body, string? contentType,
-        IEnumerable<KeyValuePair<string, string>>? headers, CancellationToken ct)
+    public async Task<(int Status, byte[] Body)> SendAsync(HttpMethod method, string path, ReadOnlyMemory<byte>? body, string? contentType,
+        IReadOnlyList<KeyValuePair<string, string>>? headers, CancellationToken ct)
     {
-        using var request = new HttpRequestMessage(method, new Uri(BaseAddress ?? throw new InvalidOperationException("no --app-port"), path));
-        if (body is not null)
+        using var request = new HttpRequestMessage(method, Address(path));
+        if (body is { } content)
         {
-            request.Content = new ByteArrayContent(body);
-            if (contentType is not null) request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
+            request.Content = new ReadOnlyMemoryContent(content);
+            if (contentType is not null) request.Content.Headers.TryAddWithoutValidation("Content-Type", contentType);
         }
-        foreach (var (name, value) in headers ?? [])
+        if (headers is not null)
         {
-            request.Headers.TryAddWithoutValidation(name, value);
+            for (var i = 0; i < headers.Count; i++) request.Headers.TryAddWithoutValidation(headers[i].Key, headers[i].Value);
         }
         if (_token is not null) request.Headers.TryAddWithoutValidation(TokenHeader, _token);
         using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, ct);
         return ((int)response.StatusCode, await response.Content.ReadAsByteArrayAsync(ct));
     }
+
+    // A delivery path is one of a handful of routes: resolve each once.
+    private Uri Address(string path) =>
+        _uris.GetOrAdd(path, static (p, baseAddress) => new Uri(baseAddress ?? throw new InvalidOperationException("no --app-port"), p), BaseAddress);
 
     /// <summary>True once something accepts TCP connections on the app port.</summary>
     public async Task<bool> PortOpenAsync(CancellationToken ct)

@@ -1,5 +1,7 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Globalization;
 using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
@@ -18,24 +20,26 @@ public sealed partial class SubscriptionRunner(
     private readonly ConcurrentDictionary<string, BulkBatcher> _batchers = new();
     private readonly TagList _tags = SidecarTelemetry.Tags(subscription.PubsubName, subscription.Topic);
 
+    // When the first rule has no match expression every event goes to its path, and the envelope need not be parsed
+    // into a document to be routed (the common case: one route per topic).
+    private readonly string? _alwaysPath = subscription.Rules is [{ Expression: null } first, ..] ? first.Path : null;
+
     public SubscriptionDefinition Subscription => subscription;
 
     public async Task<MessageOutcome> HandleAsync(BrokerMessage message, CancellationToken ct)
     {
         var started = time.GetTimestamp();
-        var envelope = subscription.RawPayload
+        // The broker message owns its bytes for as long as this delivery runs, so the envelope is not copied again.
+        ReadOnlyMemory<byte> envelope = subscription.RawPayload
             ? CloudEvents.FromRawPayload(message.Body.Span, subscription.PubsubName, subscription.Topic)
-            : message.Body.ToArray();
+            : message.Body;
 
-        string? path, id, traceParent, traceState;
+        string? path;
+        EnvelopeFields fields;
         try
         {
-            using var doc = JsonDocument.Parse(envelope);
-            if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new JsonException("not a JSON object");
-            path = subscription.Route(doc.RootElement);
-            id = Field(doc.RootElement, "id");
-            traceParent = Field(doc.RootElement, "traceparent");
-            traceState = Field(doc.RootElement, "tracestate");
+            fields = EnvelopeFields.Read(envelope.Span);
+            path = _alwaysPath ?? RouteByRules(envelope);
         }
         catch (JsonException e)
         {
@@ -44,29 +48,20 @@ public sealed partial class SubscriptionRunner(
         }
         if (path is null)
         {
-            LogNoRoute(logger, id, subscription.PubsubName, subscription.Topic);
+            LogNoRoute(logger, fields.Id, subscription.PubsubName, subscription.Topic);
             return await GiveUpAsync(message, ct);
         }
 
-        ActivityContext.TryParse(traceParent, traceState, out var parent);
+        ActivityContext.TryParse(fields.TraceParent, fields.TraceState, out var parent);
         using var activity = SidecarTelemetry.Source.StartActivity($"{subscription.Topic} deliver", ActivityKind.Consumer, parent);
         activity?.SetTag("messaging.system", "rabbitmq");
         activity?.SetTag("messaging.destination.name", subscription.Topic);
-        activity?.SetTag("messaging.message.id", id);
+        activity?.SetTag("messaging.message.id", fields.Id);
         activity?.SetTag("url.path", path);
 
-        var headers = new List<KeyValuePair<string, string>>(message.Metadata.Count + 3);
-        foreach (var pair in message.Metadata)
-        {
-            if (pair.Key is not ("traceparent" or "tracestate" or "pubsubname")) headers.Add(pair);
-        }
-        headers.Add(new("pubsubname", subscription.PubsubName));
-        if ((activity?.Id ?? traceParent) is { Length: > 0 } tp) headers.Add(new("traceparent", tp));
-        if (traceState is { Length: > 0 }) headers.Add(new("tracestate", traceState));
-
-        var result = await RunWithPolicyAsync(attemptCt => subscription.Bulk.Enabled
-            ? Batcher(path).SendAsync(envelope, message.Metadata, attemptCt)
-            : SendAsync(path, envelope, headers, attemptCt), id, ct);
+        // Bulk deliveries carry their metadata inside the batch body; only single deliveries need request headers.
+        var headers = subscription.Bulk.Enabled ? null : Headers(message.Metadata, (activity?.Id ?? fields.TraceParent), fields.TraceState);
+        var result = await RunWithPolicyAsync(path, envelope, message.Metadata, headers, fields.Id, ct);
 
         if (result == DeliveryResult.Success)
         {
@@ -75,18 +70,40 @@ public sealed partial class SubscriptionRunner(
             return MessageOutcome.Ack;
         }
         activity?.SetStatus(ActivityStatusCode.Error, result == DeliveryResult.Drop ? "dropped by the app" : "delivery failed");
-        LogGaveUp(logger, id, subscription.PubsubName, subscription.Topic, result);
+        LogGaveUp(logger, fields.Id, subscription.PubsubName, subscription.Topic, result);
         return await GiveUpAsync(message, ct);
     }
 
-    private async Task<DeliveryResult> SendAsync(string path, byte[] envelope, List<KeyValuePair<string, string>> headers, CancellationToken ct)
+    private string? RouteByRules(ReadOnlyMemory<byte> envelope)
     {
+        using var doc = JsonDocument.Parse(envelope);
+        return subscription.Route(doc.RootElement);
+    }
+
+    private List<KeyValuePair<string, string>> Headers(IReadOnlyDictionary<string, string> metadata, string? traceParent, string? traceState)
+    {
+        var headers = new List<KeyValuePair<string, string>>(metadata.Count + 3);
+        foreach (var pair in metadata)
+        {
+            if (pair.Key is not ("traceparent" or "tracestate" or "pubsubname")) headers.Add(pair);
+        }
+        headers.Add(new("pubsubname", subscription.PubsubName));
+        if (traceParent is { Length: > 0 }) headers.Add(new("traceparent", traceParent));
+        if (traceState is { Length: > 0 }) headers.Add(new("tracestate", traceState));
+        return headers;
+    }
+
+    private async Task<DeliveryResult> AttemptAsync(string path, ReadOnlyMemory<byte> envelope, IReadOnlyDictionary<string, string> metadata,
+        List<KeyValuePair<string, string>>? headers, CancellationToken ct)
+    {
+        if (headers is null) return await Batcher(path).SendAsync(envelope, metadata, ct);
         var (status, body) = await app.SendAsync(HttpMethod.Post, path, envelope, CloudEvents.ContentType, headers, ct);
         return AppAnswer.Classify(status, body);
     }
 
     /// <summary>Attempts until success, a drop, or the retry policy gives up; a failed or timed-out call counts as retry.</summary>
-    private async Task<DeliveryResult> RunWithPolicyAsync(Func<CancellationToken, Task<DeliveryResult>> attempt, string? id, CancellationToken ct)
+    private async Task<DeliveryResult> RunWithPolicyAsync(string path, ReadOnlyMemory<byte> envelope, IReadOnlyDictionary<string, string> metadata,
+        List<KeyValuePair<string, string>>? headers, string? id, CancellationToken ct)
     {
         for (var retries = 0; ; retries++)
         {
@@ -97,11 +114,12 @@ public sealed partial class SubscriptionRunner(
             }
             else
             {
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                if (policy.Timeout is { } limit) timeout.CancelAfter(limit);
+                // A linked token only when the policy has a timeout to put on each attempt.
+                using var timeout = policy.Timeout is { } limit ? CancellationTokenSource.CreateLinkedTokenSource(ct) : null;
+                timeout?.CancelAfter(policy.Timeout!.Value);
                 try
                 {
-                    result = await attempt(timeout.Token);
+                    result = await AttemptAsync(path, envelope, metadata, headers, timeout?.Token ?? ct);
                 }
                 catch (OperationCanceledException) when (!ct.IsCancellationRequested)
                 {
@@ -147,8 +165,37 @@ public sealed partial class SubscriptionRunner(
 
     private BulkBatcher Batcher(string path) => _batchers.GetOrAdd(path, p => new BulkBatcher(p, subscription, app, logger));
 
-    private static string? Field(JsonElement e, string name) =>
-        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+    /// <summary>
+    /// The CloudEvent fields delivery needs, read in one forward pass without building a document. Throws
+    /// <see cref="JsonException"/> for what <see cref="JsonDocument.Parse(ReadOnlyMemory{byte}, JsonDocumentOptions)"/>
+    /// would refuse, and when the envelope is not an object. A repeated property counts once, the last one winning, as
+    /// <see cref="JsonElement.TryGetProperty(string, out JsonElement)"/> reads it.
+    /// </summary>
+    internal readonly record struct EnvelopeFields(string? Id, string? TraceParent, string? TraceState)
+    {
+        public static EnvelopeFields Read(ReadOnlySpan<byte> json)
+        {
+            var reader = new Utf8JsonReader(json);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) throw new JsonException("not a JSON object");
+            string? id = null, traceParent = null, traceState = null;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var field = reader.ValueTextEquals("id"u8) ? 1 : reader.ValueTextEquals("traceparent"u8) ? 2 : reader.ValueTextEquals("tracestate"u8) ? 3 : 0;
+                reader.Read();
+                var value = field != 0 && reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                switch (field)
+                {
+                    case 1: id = value; break;
+                    case 2: traceParent = value; break;
+                    case 3: traceState = value; break;
+                }
+                reader.Skip();
+            }
+            if (reader.TokenType != JsonTokenType.EndObject) throw new JsonException("the CloudEvent object is not closed");
+            if (reader.Read()) throw new JsonException("content after the CloudEvent object");
+            return new EnvelopeFields(id, traceParent, traceState);
+        }
+    }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Pub/sub {PubSub} topic {Topic}: message is not a CloudEvent ({Problem})")]
     private static partial void LogNotCloudEvent(ILogger logger, string pubSub, string topic, string problem);
@@ -165,6 +212,9 @@ public sealed partial class SubscriptionRunner(
     [LoggerMessage(Level = LogLevel.Error, Message = "Publishing to dead-letter topic {Topic} failed; the message goes back to the broker")]
     private static partial void LogDeadLetterFailed(ILogger logger, string topic, Exception error);
 
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Bulk delivery to {Path} failed: {Problem}")]
+    private static partial void LogBulkUnreachable(ILogger logger, string path, string problem);
+
     /// <summary>
     /// Bulk subscribe: collects entries for one app path until <c>maxMessagesCount</c> are waiting or
     /// <c>maxAwaitDurationMs</c> passed since the first, POSTs them as one <c>application/cloudevents-batch+json</c>
@@ -172,13 +222,28 @@ public sealed partial class SubscriptionRunner(
     /// </summary>
     private sealed class BulkBatcher
     {
-        private sealed record Entry(string Id, byte[] Event, IReadOnlyDictionary<string, string> Metadata, TaskCompletionSource<DeliveryResult> Result);
+        private sealed class Entry(string id, ReadOnlyMemory<byte> envelope, IReadOnlyDictionary<string, string> metadata)
+        {
+            public string Id { get; } = id;
+            public ReadOnlyMemory<byte> Event { get; } = envelope;
+            public IReadOnlyDictionary<string, string> Metadata { get; } = metadata;
+            public TaskCompletionSource<DeliveryResult> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
 
-        private readonly Channel<Entry> _queue = Channel.CreateUnbounded<Entry>();
+        private static readonly JsonEncodedText EntryIdName = JsonEncodedText.Encode("entryId");
+        private static readonly JsonEncodedText EventName = JsonEncodedText.Encode("event");
+        private static readonly JsonEncodedText ContentTypeName = JsonEncodedText.Encode("contentType");
+        private static readonly JsonEncodedText MetadataName = JsonEncodedText.Encode("metadata");
+        private static readonly JsonEncodedText CloudEventType = JsonEncodedText.Encode(CloudEvents.ContentType);
+
+        private readonly Channel<Entry> _queue = Channel.CreateUnbounded<Entry>(new UnboundedChannelOptions { SingleReader = true });
         private readonly string _path;
         private readonly SubscriptionDefinition _subscription;
         private readonly AppChannel _app;
         private readonly ILogger _logger;
+        // Written only by the batch loop, one batch at a time: the request body of a batch reuses it.
+        private readonly ArrayBufferWriter<byte> _body = new(64 * 1024);
+        private long _nextId;
 
         public BulkBatcher(string path, SubscriptionDefinition subscription, AppChannel app, ILogger logger)
         {
@@ -186,11 +251,14 @@ public sealed partial class SubscriptionRunner(
             _ = Task.Run(LoopAsync);
         }
 
-        public async Task<DeliveryResult> SendAsync(byte[] envelope, IReadOnlyDictionary<string, string> metadata, CancellationToken ct)
+        public async Task<DeliveryResult> SendAsync(ReadOnlyMemory<byte> envelope, IReadOnlyDictionary<string, string> metadata, CancellationToken ct)
         {
-            var entry = new Entry(Guid.NewGuid().ToString(), envelope, metadata, new(TaskCreationOptions.RunContinuationsAsynchronously));
-            await _queue.Writer.WriteAsync(entry, ct);
-            return await entry.Result.Task.WaitAsync(ct);
+            // Entry ids only need to be unique within a batch; a counter is cheaper than a uuid.
+            var entry = new Entry(Interlocked.Increment(ref _nextId).ToString(CultureInfo.InvariantCulture), envelope, metadata);
+            // An attempt given up (its timeout) leaves its entry completed, and the batch loop skips it.
+            using var abandon = ct.UnsafeRegister(static state => ((TaskCompletionSource<DeliveryResult>)state!).TrySetCanceled(), entry.Result);
+            _queue.Writer.TryWrite(entry); // unbounded: never refused
+            return await entry.Result.Task;
         }
 
         private async Task LoopAsync()
@@ -207,7 +275,10 @@ public sealed partial class SubscriptionRunner(
                     {
                         while (batch.Count < max)
                         {
-                            if (_queue.Reader.TryRead(out var entry)) batch.Add(entry);
+                            if (_queue.Reader.TryRead(out var entry))
+                            {
+                                if (!entry.Result.Task.IsCompleted) batch.Add(entry);
+                            }
                             else if (!await _queue.Reader.WaitToReadAsync(deadline.Token)) break;
                         }
                     }
@@ -215,7 +286,7 @@ public sealed partial class SubscriptionRunner(
                     {
                     }
                 }
-                await DeliverAsync(batch);
+                if (batch.Count > 0) await DeliverAsync(batch);
             }
         }
 
@@ -226,37 +297,41 @@ public sealed partial class SubscriptionRunner(
             {
                 var (status, body) = await _app.SendAsync(HttpMethod.Post, _path, Serialize(batch), CloudEvents.BatchContentType,
                     [new("pubsubname", _subscription.PubsubName)], CancellationToken.None);
-                results = AppAnswer.ClassifyBulk(status, body, batch.Select(e => e.Id).ToList());
+                var ids = new string[batch.Count];
+                for (var i = 0; i < ids.Length; i++) ids[i] = batch[i].Id;
+                results = AppAnswer.ClassifyBulk(status, body, ids);
             }
             catch (HttpRequestException e)
             {
-                _logger.LogDebug("Bulk delivery to {Path} failed: {Problem}", _path, e.Message);
+                LogBulkUnreachable(_logger, _path, e.Message);
                 results = batch.ToDictionary(e => e.Id, _ => DeliveryResult.Retry);
             }
             foreach (var entry in batch) entry.Result.TrySetResult(results[entry.Id]);
         }
 
-        private byte[] Serialize(List<Entry> batch)
+        private ReadOnlyMemory<byte> Serialize(List<Entry> batch)
         {
-            using var stream = new MemoryStream();
-            using (var json = new Utf8JsonWriter(stream))
+            _body.ResetWrittenCount();
+            using (var json = new Utf8JsonWriter(_body))
             {
                 json.WriteStartObject();
-                json.WriteString("id", Guid.NewGuid().ToString());
+                Span<char> id = stackalloc char[36];
+                Guid.NewGuid().TryFormat(id, out _);
+                json.WriteString("id", id);
                 json.WriteString("pubsubname", _subscription.PubsubName);
                 json.WriteString("topic", _subscription.Topic);
                 json.WriteString("type", CloudEvents.DefaultType);
-                json.WriteStartObject("metadata");
+                json.WriteStartObject(MetadataName);
                 json.WriteEndObject();
                 json.WriteStartArray("entries");
                 foreach (var entry in batch)
                 {
                     json.WriteStartObject();
-                    json.WriteString("entryId", entry.Id);
-                    json.WritePropertyName("event");
-                    json.WriteRawValue(entry.Event, skipInputValidation: true);
-                    json.WriteString("contentType", CloudEvents.ContentType);
-                    json.WriteStartObject("metadata");
+                    json.WriteString(EntryIdName, entry.Id);
+                    json.WritePropertyName(EventName);
+                    json.WriteRawValue(entry.Event.Span, skipInputValidation: true);
+                    json.WriteString(ContentTypeName, CloudEventType);
+                    json.WriteStartObject(MetadataName);
                     foreach (var (key, value) in entry.Metadata) json.WriteString(key, value);
                     json.WriteEndObject();
                     json.WriteEndObject();
@@ -264,7 +339,7 @@ public sealed partial class SubscriptionRunner(
                 json.WriteEndArray();
                 json.WriteEndObject();
             }
-            return stream.ToArray();
+            return _body.WrittenMemory;
         }
     }
 }
