@@ -1,5 +1,7 @@
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using OpenTelemetry.Trace;
+using Personalization.Sidecar;
 using Personalization.Sidecar.Apis;
 using Personalization.Sidecar.Components;
 using Personalization.Sidecar.Options;
@@ -13,6 +15,7 @@ IReadOnlyList<ResourceDocument> resources;
 IReadOnlyList<ComponentDefinition> components;
 IReadOnlyList<SubscriptionDefinition> declarative;
 ResiliencyConfig resiliency;
+double? samplingRate;
 try
 {
     options = FlagParser.Parse(args);
@@ -21,6 +24,7 @@ try
     components = ComponentDefinition.Resolve(resources, options.AppId);
     declarative = resources.Where(d => d.Kind == "Subscription" && d.AppliesTo(options.AppId)).Select(SubscriptionDefinition.FromDocument).ToList();
     resiliency = ResiliencyConfig.FromDocuments(resources, options.AppId, TimeProvider.System);
+    samplingRate = SidecarTracing.SamplingRate(resources);
 }
 catch (Exception e) when (e is FlagException or ResourceException)
 {
@@ -30,6 +34,12 @@ catch (Exception e) when (e is FlagException or ResourceException)
 
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [] });
 builder.AddServiceDefaults();
+if (samplingRate is { } rate)
+{
+    // Replaces the platform's default sampler (the last one set wins): daprd's parent-based sampling at the configured rate.
+    builder.Services.AddOpenTelemetry().WithTracing(tracing => tracing.SetSampler(
+        rate <= 0 ? new AlwaysOffSampler() : new ParentBasedSampler(new SidecarTracing.RootSampler(rate))));
+}
 builder.Logging.SetMinimumLevel(options.LogLevel switch
 {
     "debug" => LogLevel.Debug, "warn" => LogLevel.Warning, "error" => LogLevel.Error, "fatal" => LogLevel.Critical, _ => LogLevel.Information,
@@ -47,6 +57,7 @@ builder.WebHost.ConfigureKestrel(kestrel =>
 
 builder.Services.AddSingleton(options);
 builder.Services.AddSingleton(resiliency);
+builder.Services.AddSingleton(new SidecarTracing(samplingRate));
 builder.Services.AddSingleton(declarative);
 builder.Services.AddSingleton<ComponentRegistry>();
 builder.Services.AddSingleton<Readiness>();

@@ -17,7 +17,7 @@ public sealed record PublishEntry(string EntryId, ReadOnlyMemory<byte> Data, str
 /// The building-block operations both APIs serve (gRPC and HTTP only translate): state with daprd's key prefixing and
 /// ETag error mapping, and publishing with daprd's CloudEvent wrapping. Throws <see cref="DaprError"/>.
 /// </summary>
-public sealed class DaprCore(SidecarOptions options, ComponentRegistry components)
+public sealed class DaprCore(SidecarOptions options, ComponentRegistry components, SidecarTracing tracing)
 {
     public const int MaxBodyBytes = 4 * 1024 * 1024; // daprd's default --max-body-size (4 MiB)
 
@@ -143,10 +143,11 @@ public sealed class DaprCore(SidecarOptions options, ComponentRegistry component
     public async Task PublishAsync(string pubsubName, string topic, ReadOnlyMemory<byte> data, string? contentType, IReadOnlyDictionary<string, string> metadata, CancellationToken ct)
     {
         var pubsub = PubSub(pubsubName, topic);
-        using var activity = SidecarTelemetry.Source.StartActivity($"{topic} publish", ActivityKind.Producer);
+        var current = Activity.Current;
+        using var activity = tracing.StartPublish(topic, current);
         activity?.SetTag("messaging.system", "rabbitmq");
         activity?.SetTag("messaging.destination.name", topic);
-        var (body, bodyType) = Envelope(data, contentType, metadata, Context(pubsubName, topic, activity ?? Activity.Current));
+        var (body, bodyType) = Envelope(data, contentType, metadata, Context(pubsubName, topic, activity ?? current));
         try
         {
             await pubsub.PublishAsync(topic, body, bodyType, metadata, ct);
@@ -176,11 +177,12 @@ public sealed class DaprCore(SidecarOptions options, ComponentRegistry component
         var failed = new List<(string EntryId, string Error)>();
         if (entries.Count == 0) return failed;
 
-        using var activity = SidecarTelemetry.Source.StartActivity($"{topic} publish", ActivityKind.Producer);
+        var current = Activity.Current;
+        using var activity = tracing.StartPublish(topic, current);
         activity?.SetTag("messaging.system", "rabbitmq");
         activity?.SetTag("messaging.destination.name", topic);
         activity?.SetTag("messaging.batch.message_count", entries.Count);
-        var context = Context(pubsubName, topic, activity ?? Activity.Current);
+        var context = Context(pubsubName, topic, activity ?? current);
         var messages = new List<OutgoingMessage>(entries.Count);
         var sent = new List<string>(entries.Count);
         foreach (var entry in entries)
@@ -230,8 +232,9 @@ public sealed class DaprCore(SidecarOptions options, ComponentRegistry component
         return merged;
     }
 
-    private PublishContext Context(string pubsubName, string topic, Activity? activity) =>
-        new(options.AppId, pubsubName, topic, activity?.Id, activity?.TraceStateString);
+    // The envelope carries the publish span's context, or the caller's (unsampled) one when there is no span.
+    private PublishContext Context(string pubsubName, string topic, Activity? span) =>
+        new(options.AppId, pubsubName, topic, span?.Id, span?.TraceStateString);
 
     private static (ReadOnlyMemory<byte> Body, string ContentType) Envelope(ReadOnlyMemory<byte> data, string? contentType,
         IReadOnlyDictionary<string, string> metadata, PublishContext context)

@@ -21,7 +21,7 @@ public sealed class Readiness
 /// </summary>
 public sealed partial class SubscriptionHost(
     SidecarOptions options, ComponentRegistry components, IReadOnlyList<SubscriptionDefinition> declarative,
-    ResiliencyConfig resiliency, AppChannel app, Readiness readiness, IHostApplicationLifetime lifetime,
+    ResiliencyConfig resiliency, AppChannel app, SidecarTracing tracing, Readiness readiness, IHostApplicationLifetime lifetime,
     ILogger<SubscriptionHost> logger) : BackgroundService
 {
     private readonly List<IAsyncDisposable> _running = [];
@@ -51,7 +51,7 @@ public sealed partial class SubscriptionHost(
             {
                 if (!components.PubSubs.TryGetValue(subscription.PubsubName, out var pubsub))
                     throw new ResourceException($"subscription to topic '{subscription.Topic}' names pub/sub '{subscription.PubsubName}', which is not loaded");
-                var runner = new SubscriptionRunner(subscription, pubsub, resiliency.InboundFor(subscription.PubsubName), app, logger, TimeProvider.System);
+                var runner = new SubscriptionRunner(subscription, pubsub, resiliency.InboundFor(subscription.PubsubName), app, tracing, logger, TimeProvider.System);
                 var concurrency = pubsub is RabbitMqPubSub rabbit && rabbit.PrefetchCount > 0 ? rabbit.PrefetchCount : 64;
                 if (subscription.Bulk.Enabled) concurrency = Math.Max(concurrency, subscription.Bulk.MaxMessagesCount);
                 _running.Add(await pubsub.SubscribeAsync(subscription.Topic, new ConsumeOptions(concurrency), runner.HandleAsync, stoppingToken));

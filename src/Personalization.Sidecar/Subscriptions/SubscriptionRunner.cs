@@ -15,7 +15,7 @@ namespace Personalization.Sidecar.Subscriptions;
 /// after the app acknowledged, or after the message went to the dead-letter topic; otherwise nack.
 /// </summary>
 public sealed partial class SubscriptionRunner(
-    SubscriptionDefinition subscription, IPubSub pubsub, InboundPolicy policy, AppChannel app, ILogger logger, TimeProvider time)
+    SubscriptionDefinition subscription, IPubSub pubsub, InboundPolicy policy, AppChannel app, SidecarTracing tracing, ILogger logger, TimeProvider time)
 {
     private readonly ConcurrentDictionary<string, BulkBatcher> _batchers = new();
     private readonly TagList _tags = SidecarTelemetry.Tags(subscription.PubsubName, subscription.Topic);
@@ -52,14 +52,15 @@ public sealed partial class SubscriptionRunner(
             return await GiveUpAsync(message, ct);
         }
 
-        ActivityContext.TryParse(fields.TraceParent, fields.TraceState, out var parent);
-        using var activity = SidecarTelemetry.Source.StartActivity($"{subscription.Topic} deliver", ActivityKind.Consumer, parent);
+        ActivityContext.TryParse(fields.TraceParent, fields.TraceState, isRemote: true, out var parent);
+        using var activity = tracing.StartDelivery(subscription.Topic, parent);
         activity?.SetTag("messaging.system", "rabbitmq");
         activity?.SetTag("messaging.destination.name", subscription.Topic);
         activity?.SetTag("messaging.message.id", fields.Id);
         activity?.SetTag("url.path", path);
 
-        // Bulk deliveries carry their metadata inside the batch body; only single deliveries need request headers.
+        // Bulk deliveries carry their metadata inside the batch body; only single deliveries need request headers. Without
+        // a span here the app gets the message's own trace context, so its trace still continues the publisher's.
         var headers = subscription.Bulk.Enabled ? null : Headers(message.Metadata, (activity?.Id ?? fields.TraceParent), fields.TraceState);
         var result = await RunWithPolicyAsync(path, envelope, message.Metadata, headers, fields.Id, ct);
 
