@@ -99,16 +99,22 @@ public sealed class Receiver : IAsyncDisposable
         }
     }
 
-    public static async Task<Receiver> StartAsync(string pubsub, IReadOnlyList<(string Topic, string Route)> subscriptions)
+    /// <summary>
+    /// Subscriptions are (topic, route, bulk): a bulk one asks for <c>bulkSubscribe</c> (up to 100 entries or 20 ms) and
+    /// answers every entry SUCCESS, as the services' batch handlers do.
+    /// </summary>
+    public static async Task<Receiver> StartAsync(string pubsub, IReadOnlyList<(string Topic, string Route, bool Bulk)> subscriptions)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
         var app = builder.Build();
         var receiver = new Receiver(app);
-        var subscribeJson = JsonSerializer.Serialize(subscriptions.Select(s => new { pubsubName = pubsub, topic = s.Topic, route = s.Route }));
+        var subscribeJson = JsonSerializer.Serialize(subscriptions.Select(s => s.Bulk
+            ? (object)new { pubsubName = pubsub, topic = s.Topic, route = s.Route, bulkSubscribe = new { enabled = true, maxMessagesCount = 100, maxAwaitDurationMs = 20 } }
+            : new { pubsubName = pubsub, topic = s.Topic, route = s.Route }));
         app.MapGet("/dapr/subscribe", () => Results.Text(subscribeJson, "application/json"));
-        foreach (var (_, route) in subscriptions)
+        foreach (var (_, route, bulk) in subscriptions)
         {
             var r = route;
             app.MapPost("/" + r, async context =>
@@ -121,9 +127,23 @@ public sealed class Receiver : IAsyncDisposable
                     receiver._counters.TryGetValue(r, out counter);
                 }
 
-                counter?.Record(body.GetBuffer().AsSpan(0, (int)body.Length));
                 context.Response.StatusCode = StatusCodes.Status200OK;
-                await context.Response.WriteAsync("""{"status":"SUCCESS"}""");
+                if (!bulk)
+                {
+                    counter?.Record(body.GetBuffer().AsSpan(0, (int)body.Length));
+                    await context.Response.WriteAsync("""{"status":"SUCCESS"}""");
+                    return;
+                }
+
+                using var batch = JsonDocument.Parse(body.GetBuffer().AsMemory(0, (int)body.Length));
+                var answer = new System.Text.StringBuilder("""{"statuses":[""");
+                foreach (var entry in batch.RootElement.GetProperty("entries").EnumerateArray())
+                {
+                    counter?.Record(System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(entry.GetProperty("event")));
+                    answer.Append(answer.Length > 13 ? "," : "").Append("""{"entryId":""").Append(entry.GetProperty("entryId").GetRawText()).Append(""","status":"SUCCESS"}""");
+                }
+
+                await context.Response.WriteAsync(answer.Append("]}").ToString());
             });
         }
 

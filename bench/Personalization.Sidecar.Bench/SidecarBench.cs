@@ -17,6 +17,7 @@ public sealed class SidecarBench : IAsyncDisposable
     private const string Store = "statestore";
     private const string DeliverTopic = "bench-deliver";
     private const string LatencyTopic = "bench-latency";
+    private const string BulkDeliverTopic = "bench-bulk-deliver";
     private const string PublishTopic = "bench-publish";
     private const int Window = 100;
     private static readonly string Pad = new('x', 980);
@@ -77,7 +78,7 @@ public sealed class SidecarBench : IAsyncDisposable
                 value: "{infra.RedisPassword}"
             """, cancellationToken);
 
-        var receiver = await Receiver.StartAsync(PubSub, [(DeliverTopic, "deliver"), (LatencyTopic, "latency")]);
+        var receiver = await Receiver.StartAsync(PubSub, [(DeliverTopic, "deliver", false), (LatencyTopic, "latency", false), (BulkDeliverTopic, "bulk-deliver", true)]);
         var sidecar = await SidecarProcess.StartAsync(AppId, resources, receiver.Port, cancellationToken);
         var dapr = new DaprClientBuilder()
             .UseGrpcEndpoint($"http://127.0.0.1:{sidecar.GrpcPort}")
@@ -88,7 +89,7 @@ public sealed class SidecarBench : IAsyncDisposable
 
         // The sidecar declares its queues when it subscribes; wait for them so nothing is published into the void.
         {
-            foreach (var topic in new[] { DeliverTopic, LatencyTopic })
+            foreach (var topic in new[] { DeliverTopic, LatencyTopic, BulkDeliverTopic })
             {
                 var deadline = DateTime.UtcNow.AddSeconds(30);
                 while (true)
@@ -121,9 +122,15 @@ public sealed class SidecarBench : IAsyncDisposable
         report.Detail("message: 1 KB JSON (seq, Stopwatch timestamp, padding), persistent (deliveryMode 2), one durable queue per topic; " +
             $"direct = RabbitMQ.Client 7 with publisher confirms awaited per {Window}; sidecar = Dapr.Client 1.19 over gRPC.");
 
+        var config = Path.Combine(SidecarProcess.FindRepositoryRoot(), "components", "config.yaml");
+        var samplingRate = System.Text.RegularExpressions.Regex.Match(await File.ReadAllTextAsync(config, ct), @"samplingRate:\s*""?([0-9.]+)").Groups[1].Value;
+        report.Detail($"sidecar configuration: components/config.yaml, tracing samplingRate {samplingRate} (parent-based; the benchmark's calls carry no " +
+            "trace context, so that rate decides); no OTLP endpoint, so sampled spans are recorded but not exported.");
+
         // Warm both paths up (JIT, connections, channels) before anything is measured.
         await DirectPublishAndDeliverAsync(1_000, ct);
         await SidecarPublishAndDeliverAsync(1_000, ct);
+        await SidecarPublishAndDeliverAsync(1_000, ct, BulkDeliverTopic, "bulk-deliver");
         await SidecarBulkPublishAsync(1_000, ct);
         await DirectPublishOnlyAsync(1_000, ct);
 
@@ -155,6 +162,16 @@ public sealed class SidecarBench : IAsyncDisposable
         report.Detail($"CPU per message, publish + deliver: direct run — benchmark process (publisher + consumer) {directBenchCpu.TotalMilliseconds * 1000 / deliverCount:0} µs; " +
             $"sidecar run — benchmark process (Dapr.Client + subscriber app) {sidecarBenchCpu.TotalMilliseconds * 1000 / deliverCount:0} µs plus sidecar {cpu.TotalMilliseconds * 1000 / deliverCount:0} µs " +
             "(RabbitMQ's own CPU, the same work in both runs, not counted).");
+
+        // 2b. The same through a bulk subscription (how the services consume): the app gets batches of up to 100.
+        cpuBefore = _sidecar.CpuTime;
+        var sidecarBulkPd = await SidecarPublishAndDeliverAsync(deliverCount, ct, BulkDeliverTopic, "bulk-deliver");
+        cpu = _sidecar.CpuTime - cpuBefore;
+        report.Add(new Comparison("publish + bulk-subscribe deliver throughput", "msg/s", directPd.PerSecond, sidecarBulkPd.PerSecond,
+            "— (no target)", null, $"{deliverCount} msgs{(sidecarBulkPd.Completed ? "" : ", NOT all delivered in time")}"));
+        report.Detail($"publish + bulk-subscribe deliver (batches of up to 100, 20 ms): the sidecar process used {cpu.TotalSeconds:0.00} s CPU " +
+            $"({cpu.TotalMilliseconds * 1000 / deliverCount:0} µs per message) over {sidecarBulkPd.Elapsed.TotalSeconds:0.00} s wall; " +
+            $"publish → receive p50 {sidecarBulkPd.Latency?.P50Ms:0.0} / p99 {sidecarBulkPd.Latency?.P99Ms:0.0} ms.");
 
         // 3. Latency at a fixed 1,000 msgs/s.
         var (directLatency, directCall) = await DirectLatencyAsync(latencyCount, 1_000, ct);
@@ -323,15 +340,15 @@ public sealed class SidecarBench : IAsyncDisposable
         }
     }
 
-    private async Task<Throughput> SidecarPublishAndDeliverAsync(int count, CancellationToken ct)
+    private async Task<Throughput> SidecarPublishAndDeliverAsync(int count, CancellationToken ct, string topic = DeliverTopic, string route = "deliver")
     {
         var counter = new DeliveryCounter(count);
-        _receiver.Expect("deliver", counter);
+        _receiver.Expect(route, counter);
         var watch = Stopwatch.StartNew();
         var pending = new List<Task>(Window);
         for (var i = 0; i < count; i++)
         {
-            pending.Add(_dapr.PublishEventAsync(PubSub, DeliverTopic, Message(i), ct));
+            pending.Add(_dapr.PublishEventAsync(PubSub, topic, Message(i), ct));
             if (pending.Count == Window)
             {
                 await Task.WhenAll(pending);

@@ -53,6 +53,8 @@ public sealed class SidecarProcess : IAsyncDisposable
             "--app-channel-address", "127.0.0.1", "--dapr-http-port", httpPort.ToString(CultureInfo.InvariantCulture),
             "--dapr-grpc-port", grpcPort.ToString(CultureInfo.InvariantCulture), "--metrics-port", FreePort().ToString(CultureInfo.InvariantCulture),
             "--resources-path", resourcesPath, "--log-level", "warn",
+            // As the platform runs it: the project's Configuration (tracing sampling) applies.
+            "--config", Path.Combine(FindRepositoryRoot(), "components", "config.yaml"),
         ];
         foreach (var flag in flags)
         {
