@@ -27,7 +27,8 @@ public sealed class DaprGrpcService(DaprCore core, SidecarOptions options, Compo
         var entry = await core.GetStateAsync(request.StoreName, request.Key, context.CancellationToken);
         var response = new GetStateResponse();
         if (entry is null) return response;
-        response.Data = ByteString.CopyFrom(entry.Data.Span);
+        // The stores hand out a fresh array per read, owned by this response alone: wrapped, not copied.
+        response.Data = UnsafeByteOperations.UnsafeWrap(entry.Data);
         response.Etag = entry.ETag;
         if (entry.Metadata is not null) foreach (var (k, v) in entry.Metadata) response.Metadata[k] = v;
         return response;
@@ -42,7 +43,7 @@ public sealed class DaprGrpcService(DaprCore core, SidecarOptions options, Compo
             var bulkItem = new BulkStateItem { Key = item.Key, Error = item.Error ?? "" };
             if (item.Entry is { } entry)
             {
-                bulkItem.Data = ByteString.CopyFrom(entry.Data.Span);
+                bulkItem.Data = UnsafeByteOperations.UnsafeWrap(entry.Data);
                 bulkItem.Etag = entry.ETag;
                 if (entry.Metadata is not null) foreach (var (k, v) in entry.Metadata) bulkItem.Metadata[k] = v;
             }
