@@ -96,7 +96,7 @@ public static class InfrastructureExtensions
         // Redis: the hot, derived state. Data is derived, so no snapshots or AOF in development.
         var redisPassword = builder.AddParameter("redis-password", new GenerateParameterDefault { MinLength = 24, Special = false }, secret: true);
         var redis = builder.AddResource(new LocalRedisResource(RedisName, redisServer, data, redisPassword.Resource))
-            .WithEndpoint(name: "tcp", scheme: "tcp")
+            .WithLoopbackEndpoint()
             .WithArgs(context =>
             {
                 var endpoint = ((LocalRedisResource)context.Resource).Endpoint;
@@ -110,7 +110,7 @@ public static class InfrastructureExtensions
         var postgresData = Path.Combine(data, "postgres");
         var runAs = Environment.UserName == "root" ? "postgres" : null;
         var postgres = builder.AddResource(new LocalPostgresResource(PostgresName, runAs is null ? Path.Combine(postgresBin, "postgres") : "setpriv", data))
-            .WithEndpoint(name: "tcp", scheme: "tcp")
+            .WithLoopbackEndpoint()
             .WithArgs(context =>
             {
                 var endpoint = ((LocalPostgresResource)context.Resource).Endpoint;
@@ -135,7 +135,7 @@ public static class InfrastructureExtensions
         var distributionPort = Ports.FreeLoopbackPort();
         var epmdResource = builder.AddExecutable($"{RabbitMqName}-epmd", epmd, data, "-port", epmdPort.ToString(CultureInfo.InvariantCulture));
         var rabbitMq = builder.AddResource(new LocalRabbitMqResource(RabbitMqName, rabbitMqServer, data))
-            .WithEndpoint(name: "tcp", scheme: "tcp")
+            .WithLoopbackEndpoint()
             .WithEnvironment(context =>
             {
                 var resource = (LocalRabbitMqResource)context.Resource;
@@ -174,6 +174,16 @@ public static class InfrastructureExtensions
                 $"host=127.0.0.1 port={postgres.Resource.Endpoint.Property(EndpointProperty.Port)} user=postgres dbname={DatabaseName}"),
         };
         return new Infrastructure(InfrastructureMode.Local, As(redis), As(postgres), As(database), As(rabbitMq), secrets);
+    }
+
+    /// <summary>
+    /// The server's client endpoint on a free loopback port, not proxied by the orchestrator: every state call and
+    /// every message goes to it, and a proxy would copy each byte through one more process.
+    /// </summary>
+    private static IResourceBuilder<T> WithLoopbackEndpoint<T>(this IResourceBuilder<T> server) where T : IResourceWithEndpoints
+    {
+        var port = Ports.FreeLoopbackPort();
+        return server.WithEndpoint(name: "tcp", scheme: "tcp", port: port, targetPort: port, isProxied: false);
     }
 
     private static void AddAll(IList<object> args, params object[] values)

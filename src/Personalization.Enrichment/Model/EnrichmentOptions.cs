@@ -11,8 +11,13 @@ public sealed class EnrichmentOptions
     /// <summary><c>Enrichment:SessionTimeout</c>: inactivity (event time) that ends a session. Default 00:30:00.</summary>
     public TimeSpan SessionTimeout { get; set; } = TimeSpan.FromMinutes(30);
 
-    /// <summary><c>Enrichment:RememberedMessages</c>: message ids per profile kept to answer redeliveries alike. Default 64.</summary>
-    public int RememberedMessages { get; set; } = 64;
+    /// <summary>
+    /// <c>Enrichment:RememberedMessages</c>: message ids per profile kept to answer redeliveries alike. Default 16.
+    /// Each costs about 190 bytes of session state, read and written with every delivery that touches the profile; a
+    /// redelivery comes within seconds, before a user sends 16 more events. A redelivery older than that gets a fresh
+    /// answer, and the aggregation's seen-markers still count its event once.
+    /// </summary>
+    public int RememberedMessages { get; set; } = 16;
 
     /// <summary><c>Enrichment:GeoNetworks</c>: networks with a known place, matched against <c>context.ip</c>.</summary>
     public List<GeoNetwork> GeoNetworks { get; set; } = [];

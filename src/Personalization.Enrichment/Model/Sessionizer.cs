@@ -38,7 +38,7 @@ public sealed record SessionAssignment(SessionContext Session, SessionState? Nex
 /// The session id is derived from the profile id and the message id of the event that opened it, so it is the same
 /// whichever replica computes it. Idempotent on message id for the last <see cref="RememberedMessages"/> messages.
 /// </summary>
-public sealed class Sessionizer(TimeSpan timeout, int rememberedMessages = 64)
+public sealed class Sessionizer(TimeSpan timeout, int rememberedMessages = 16)
 {
     public TimeSpan Timeout { get; } = timeout > TimeSpan.Zero ? timeout : throw new ArgumentOutOfRangeException(nameof(timeout));
     public int RememberedMessages { get; } = rememberedMessages > 0 ? rememberedMessages : throw new ArgumentOutOfRangeException(nameof(rememberedMessages));
