@@ -18,23 +18,34 @@ internal static class ServiceExtensions
         return builder.AddProject<TProject>(name, launchProfileName: null)
             .WithHttpEndpoint(port: port, targetPort: port, name: "http", isProxied: false)
             .WithHttpHealthCheck("/health")
-            .WithMetricExportInterval();
+            .WithTelemetrySettings();
     }
 
     /// <summary>
-    /// How often the process sends its metrics to the dashboard: <c>Telemetry:MetricExportIntervalMs</c>, default
-    /// 5,000 ms (Aspire's own default is 1 s). At 1 s a dozen processes keep the dashboard at about a seventh of a
-    /// core while nothing happens; 5 s still draws every chart and costs a fifth of that.
+    /// The telemetry settings of the AppHost's <c>Telemetry</c> section, passed to every service and sidecar:
+    /// <list type="bullet">
+    /// <item><c>Telemetry:MetricExportIntervalMs</c>: how often a process sends its metrics to the dashboard, default
+    /// 5,000 ms (Aspire's own default is 1 s). At 1 s a dozen processes keep the dashboard at about a seventh of a core
+    /// while nothing happens; 5 s still draws every chart.</item>
+    /// <item><c>Telemetry:TracesPerSecond</c>, when set: new traces sampled per second and process (the services'
+    /// default is 10).</item>
+    /// </list>
     /// </summary>
-    public static IResourceBuilder<T> WithMetricExportInterval<T>(this IResourceBuilder<T> resource) where T : IResourceWithEnvironment
+    public static IResourceBuilder<T> WithTelemetrySettings<T>(this IResourceBuilder<T> resource) where T : IResourceWithEnvironment
     {
-        var interval = resource.ApplicationBuilder.Configuration.GetValue("Telemetry:MetricExportIntervalMs", 5000);
+        var configuration = resource.ApplicationBuilder.Configuration;
+        var interval = configuration.GetValue("Telemetry:MetricExportIntervalMs", 5000);
         if (interval is < 1000 or > 60000)
         {
             throw new InfrastructureUnavailableException($"Telemetry:MetricExportIntervalMs is {interval}; use 1000 to 60000.");
         }
-        // Runs after Aspire's OTLP settings (callbacks run in the order added), so this value is the one passed on.
-        return resource.WithEnvironment(context => context.EnvironmentVariables["OTEL_METRIC_EXPORT_INTERVAL"] = interval.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var tracesPerSecond = configuration["Telemetry:TracesPerSecond"];
+        // Runs after Aspire's OTLP settings (callbacks run in the order added), so these values are the ones passed on.
+        return resource.WithEnvironment(context =>
+        {
+            context.EnvironmentVariables["OTEL_METRIC_EXPORT_INTERVAL"] = interval.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (!string.IsNullOrWhiteSpace(tracesPerSecond)) context.EnvironmentVariables["Telemetry__TracesPerSecond"] = tracesPerSecond;
+        });
     }
 
     /// <summary>

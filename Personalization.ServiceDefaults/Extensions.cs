@@ -28,8 +28,12 @@ public static class ServiceDefaultsExtensions
     /// <summary>The Dapr sidecar's health endpoints, probed by readiness checks: not worth a trace either.</summary>
     private const string DaprHealthPath = "/v1.0/healthz";
 
-    /// <summary>New traces sampled per second and process unless <c>Telemetry:TracesPerSecond</c> says otherwise.</summary>
-    public const double DefaultTracesPerSecond = 10;
+    /// <summary>
+    /// New traces sampled per second and process unless <c>Telemetry:TracesPerSecond</c> says otherwise. One a second
+    /// per process is sixty a minute to read in the dashboard; at 1,000 events/s ten a second cost a third of the
+    /// pipeline's CPU (1,343 against 2,000 µs per event, same machine, same load).
+    /// </summary>
+    public const double DefaultTracesPerSecond = 1;
 
     /// <summary>Meter and activity source names the platform's own code uses; all start with this.</summary>
     public const string TelemetryPrefix = "Personalization.";
@@ -77,7 +81,7 @@ public static class ServiceDefaultsExtensions
                 .AddRuntimeInstrumentation()
                 .AddMeter(TelemetryPrefix + "*"))
             .WithTracing(tracing => tracing
-                // Telemetry:TracesPerSecond new traces per second per process (default 10), the rest follow their parent.
+                // Telemetry:TracesPerSecond new traces per second per process (default 1), the rest follow their parent.
                 .SetSampler(new ParentBasedSampler(new RateLimitingSampler(
                     builder.Configuration.GetValue("Telemetry:TracesPerSecond", DefaultTracesPerSecond))))
                 .AddSource(builder.Environment.ApplicationName)

@@ -62,7 +62,7 @@ public static class DaprSidecarExtensions
             .WithEnvironment("DAPR_API_TOKEN", apiToken)
             .WithEnvironment("OTEL_SERVICE_NAME", $"{resourceName}-dapr")
             .WithOtlpExporter()
-            .WithMetricExportInterval()
+            .WithTelemetrySettings()
             .WithEnvironment(context =>
             {
                 foreach (var (name, value) in infra.DaprSecrets)

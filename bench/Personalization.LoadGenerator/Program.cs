@@ -84,17 +84,19 @@ var idleBefore = monitor.Snapshot()?.Memory("idle before", origin);
 var runId = startedAt.ToString("MMddHHmmss", CultureInfo.InvariantCulture);
 
 // Warm-up, not measured: connections, JIT and caches along the whole path. The broker's copies of its messages tell their size.
-AnsiConsole.MarkupLine("warm-up: 50 batches and 100 profile reads through the gateway");
+AnsiConsole.MarkupLine($"warm-up: {options.WarmUpBatches:N0} batches and {options.WarmUpBatches:N0} profile reads through the gateway, then 10 s for the pipeline to catch up");
 async Task WarmUpAsync()
 {
-    await new BatchSender(ingestHttp, http.Batch, http.WriteKey, new Clickstream($"lg{runId}w", 50, options.Seed), options.BatchSize, probe: null, new IngestStats())
-        .WarmUpAsync(50, ct);
-    await Parallel.ForEachAsync(Enumerable.Range(0, 100), new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = ct }, async (i, token) =>
+    var reads = Parallel.ForEachAsync(Enumerable.Range(0, options.WarmUpBatches), new ParallelOptions { MaxDegreeOfParallelism = 2, CancellationToken = ct }, async (i, token) =>
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(http.Profiles, $"lg{runId}w-u{i % 50:D6}"));
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(http.Profiles, $"lg{runId}w-u{i % 1000:D6}"));
         request.Headers.Authorization = http.ReadKey;
         using var response = await readHttp.SendAsync(request, token);
     });
+    await new BatchSender(ingestHttp, http.Batch, http.WriteKey, new Clickstream($"lg{runId}w", 1000, options.Seed), options.BatchSize, probe: null, new IngestStats())
+        .WarmUpAsync(options.WarmUpBatches, ct);
+    await reads;
+    await Task.Delay(TimeSpan.FromSeconds(10), ct);
 }
 IReadOnlyList<TopicMessages> messageSizes = [];
 if (broker is not null) messageSizes = await broker.SampleMessagesAsync(WarmUpAsync, TimeSpan.FromSeconds(3), ct);
@@ -159,6 +161,7 @@ var report = new RunReport(
         new("soak", options.SoakDuration > TimeSpan.Zero ? $"{LoadOptions.RateName(options.SoakRate)} for {options.SoakDuration.TotalSeconds:0} s, {N(options.Users)} users of its own" : "none"),
         new("system sampled (CPU, memory, queue depths)", $"every {options.Window.TotalSeconds:0} s during each phase and the soak"),
         new("batch POSTs in flight at most", options.Concurrency.ToString(CultureInfo.InvariantCulture)),
+        new("warm-up (not measured)", $"{options.WarmUpBatches:N0} batches of {options.BatchSize} for 1,000 users of its own, 4 in flight, with as many profile reads, then 10 s of rest: a fresh system compiles its hot paths (tiered JIT) in its first 20-30 s under load"),
         new("profile reads during each phase and the soak", options.ReadsPerSecond > 0 ? $"{options.ReadsPerSecond:N0}/s (at most 64 in flight)" : "none"),
         new("freshness sample", $"{options.FreshnessSample} users per phase, polled every {options.PollInterval.TotalMilliseconds:0} ms while waiting"),
         new("drain limit", $"{options.Drain.TotalSeconds:0} s"),
