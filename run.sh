@@ -24,10 +24,15 @@ stop() {
 }
 trap stop INT TERM
 
-# Announce the addresses once the dashboard is up and the gateway answers its health probe.
-for _ in $(seq 1 180); do
+# Announce the addresses once the dashboard is up and the gateway answers its health probe; give up with a
+# diagnosis after PERSONALIZATION_READY_TIMEOUT seconds (default 180) instead of waiting in silence.
+ready_timeout="${PERSONALIZATION_READY_TIMEOUT:-180}"
+ready=0
+started=$SECONDS
+while [ $((SECONDS - started)) -lt "$ready_timeout" ]; do
   kill -0 "$apphost" 2>/dev/null || { wait "$apphost"; exit $?; }
-  if curl -fsS --max-time 2 "http://localhost:$gateway_port/health" >/dev/null 2>&1; then
+  if curl -fsS --max-time 1 "http://localhost:$gateway_port/health" >/dev/null 2>&1; then
+    ready=1
     login=$(grep -m1 -oE 'http://localhost:18888/login\?t=[0-9a-f]+' "$log" || true)
     cat <<BANNER
 
@@ -42,5 +47,20 @@ BANNER
   fi
   sleep 1
 done
+if [ "$ready" = 0 ]; then
+  login=$(grep -m1 -oE 'http://localhost:18888/login\?t=[0-9a-f]+' "$log" || true)
+  {
+    echo
+    echo "error: the gateway did not answer http://localhost:$gateway_port/health within $ready_timeout s."
+    echo "What the AppHost reported (errors, and what it still waits for):"
+    grep -E -A12 '^(fail|crit): |Still not running' "$log" | tail -60 || true
+    echo "The dashboard (${login:-http://localhost:18888}) shows every resource's state and logs while it runs."
+    echo "Stopping. Retry with PERSONALIZATION_READY_TIMEOUT=<seconds> on a slow machine."
+  } >&2
+  kill -TERM "$apphost" 2>/dev/null || true
+  wait "$apphost" 2>/dev/null || true
+  rm -f "$log"
+  exit 1
+fi
 
 wait "$apphost"

@@ -1,10 +1,13 @@
 using Personalization.AppHost;
 using Personalization.AppHost.Dapr;
 using Personalization.AppHost.Infrastructure;
+using Personalization.AppHost.Supervision;
 
 try
 {
     var builder = DistributedApplication.CreateBuilder(args);
+    // A process that crashes is started again, and a start that cannot finish says what it waits for.
+    builder.AddProcessSupervisor();
 
     // 1. Infrastructure: Redis (hot state), PostgreSQL (the record), RabbitMQ (the broker).
     var infra = builder.AddInfrastructure();

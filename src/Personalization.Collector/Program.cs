@@ -7,8 +7,7 @@ builder.AddApplicationServices();
 builder.Services.AddOpenApi();
 
 var app = builder.Build();
-app.UseExceptionHandler();
-app.UseStatusCodePages();
+app.UseProblemResponses();
 // Some Segment SDKs gzip their batches; limits apply to the decompressed JSON.
 app.UseRequestDecompression();
 app.MapOpenApi();

@@ -5,6 +5,7 @@ builder.AddServiceDefaults();
 builder.AddApplicationServices();
 
 var app = builder.Build();
+app.UseProblemResponses();
 app.UseCorrelationId();
 app.UseRouting();
 app.UseCors();

@@ -6,6 +6,7 @@ builder.AddServiceDefaults();
 builder.AddApplicationServices();
 
 var app = builder.Build();
+app.UseProblemResponses();
 app.UseCloudEvents();
 app.MapSubscribeHandler();
 app.MapDefaultEndpoints();

@@ -73,4 +73,39 @@ public sealed class ClockSkewTests
 
         Assert.Equal(new DateTimeOffset(2024, 5, 1, 9, 0, 0, TimeSpan.Zero), Assert.Single(read.Events).OriginalTimestamp!.Value.ToUniversalTime());
     }
+
+    [Theory]
+    [InlineData("0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z")]
+    [InlineData("9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z")]
+    [InlineData("0001-01-01T00:00:00Z", "2024-05-01T12:00:00Z")]
+    public void TimesAtTheFarEndsOfTheCalendarAreRejectedNamingTheTimestampInsteadOfOverflowing(string timestamp, string sentAt)
+    {
+        var read = Requests.Batch($$"""{"batch":[{"type":"track","userId":"u1","event":"A","timestamp":"{{timestamp}}","sentAt":"{{sentAt}}"}]}""");
+
+        Assert.NotNull(read.Problem);
+        Assert.Equal(400, read.Problem.Status);
+        var error = Assert.Single(read.Problem.Errors);
+        Assert.Equal("batch[0].timestamp", error.Field);
+        Assert.Contains("clock skew", error.Message);
+    }
+
+    [Theory]
+    [InlineData("1969-12-31T23:59:59Z", "earliest event time accepted is 1970-01-01")]
+    [InlineData("2024-05-09T12:00:00Z", "at most 7 days after the request arrived")]
+    public void AnEventTimeBefore1970OrAWeekAheadIsRejectedWithTheLimit(string timestamp, string limit)
+    {
+        var read = Requests.Single("track", $$"""{"userId":"u1","event":"A","timestamp":"{{timestamp}}"}""");
+
+        Assert.NotNull(read.Problem);
+        Assert.Contains(limit, Assert.Single(read.Problem.Errors).Message);
+    }
+
+    [Fact]
+    public void AnEventTimeWithinTheBoundsIsKept()
+    {
+        var read = Requests.Single("track", """{"userId":"u1","event":"A","timestamp":"1970-01-01T00:00:00Z"}""");
+
+        Assert.Null(read.Problem);
+        Assert.Equal(ClockSkew.Earliest, Assert.Single(read.Events).Timestamp);
+    }
 }

@@ -119,6 +119,22 @@ public sealed class TrackingApiTests : IDisposable
         Assert.Contains("invalid-utf8", await response.Content.ReadAsStringAsync());
     }
 
+    [Theory]
+    [InlineData("gzip")]
+    [InlineData("br")]
+    [InlineData("deflate")]
+    public async Task ABodyThatDoesNotDecompressIsA400NamingTheContentEncoding(string encoding)
+    {
+        var content = new ByteArrayContent([0x1F, 0x8B, 0x08, 0x00, .. Encoding.UTF8.GetBytes("""{"userId":"u1","event":"A"}""")]);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        content.Headers.ContentEncoding.Add(encoding);
+
+        var response = await _client.PostAsync("/v1/track", content);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("Content-Encoding", await response.Content.ReadAsStringAsync());
+    }
+
     [Fact]
     public async Task WhenTheBrokerIsDownTheAnswerIs503WithRetryAfter()
     {

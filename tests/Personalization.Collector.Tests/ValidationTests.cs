@@ -204,4 +204,19 @@ public sealed class ValidationTests
         Assert.Equal("urn:personalization:problem:batch-too-large", new RequestProblem(ProblemKind.BatchTooLarge, "", "", []).Type);
         Assert.Equal(503, new RequestProblem(ProblemKind.Unavailable, "", "", []).Status);
     }
+
+    [Theory]
+    [InlineData(SegmentRequestReader.MaxDepth - 2, true)]
+    [InlineData(SegmentRequestReader.MaxDepth + 1, false)]
+    public void NestingBeyondTheDepthLimitIsRejectedNamingTheLimit(int depth, bool accepted)
+    {
+        var nested = string.Concat(Enumerable.Repeat("{\"d\":", depth)) + "1" + new string('}', depth);
+        var read = Requests.Single("track", $$"""{"userId":"u1","event":"Deep","properties":{{nested}}}""");
+
+        Assert.Equal(accepted, read.Problem is null);
+        if (!accepted)
+        {
+            Assert.Contains($"more than {SegmentRequestReader.MaxDepth} levels", Assert.Single(read.Problem!.Errors).Message);
+        }
+    }
 }

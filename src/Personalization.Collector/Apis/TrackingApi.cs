@@ -49,7 +49,17 @@ public static class TrackingApi
         var buffer = ArrayPool<byte>.Shared.Rent(limit + 1);
         try
         {
-            var length = await ReadBodyAsync(context.Request, buffer, limit + 1, cancellationToken);
+            int length;
+            try
+            {
+                length = await ReadBodyAsync(context.Request, buffer, limit + 1, cancellationToken);
+            }
+            catch (Exception e) when (e is InvalidDataException or InvalidOperationException)
+            {
+                // A body sent with Content-Encoding: gzip, deflate or br that does not decompress (Brotli reports
+                // invalid data as an invalid operation; the request's Content-Encoding header is gone by then).
+                return Rejected(SegmentRequestReader.NotDecodable(e.Message), endpointType, services);
+            }
             if (length > limit)
             {
                 return Rejected(services.Reader.TooLarge(type is null, size: null), endpointType, services);

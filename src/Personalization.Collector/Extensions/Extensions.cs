@@ -25,7 +25,6 @@ internal static class Extensions
 
         builder.Services.ConfigureHttpJsonOptions(json =>
             json.SerializerOptions.TypeInfoResolverChain.Insert(0, CollectorJsonContext.Default));
-        builder.Services.AddProblemDetails();
         builder.Services.AddRequestDecompression();
 
         builder.Services.AddSingleton(TimeProvider.System);

@@ -26,6 +26,12 @@ public sealed class SegmentRequestReader(CollectorOptions options)
 
     private const int MaxIdLength = 1024;
 
+    /// <summary>
+    /// Nesting of objects and arrays a body may have. Events travel on inside envelopes and every stage reads them
+    /// with System.Text.Json's default limit of 64, so an accepted event must stay well below it.
+    /// </summary>
+    public const int MaxDepth = 32;
+
     private static readonly HashSet<string> KnownTypes =
         [EventTypes.Track, EventTypes.Identify, EventTypes.Page, EventTypes.Screen, EventTypes.Group, EventTypes.Alias];
 
@@ -117,6 +123,12 @@ public sealed class SegmentRequestReader(CollectorOptions options)
     /// The answer to a body over the limit of its endpoint; <paramref name="size"/> is null when the
     /// body was only read up to one byte past the limit.
     /// </summary>
+    /// <summary>A compressed body that does not decompress.</summary>
+    public static RequestProblem NotDecodable(string reason) =>
+        new(ProblemKind.InvalidJson, "The body cannot be decompressed",
+            $"The body does not decompress as its Content-Encoding says ({reason}). Nothing was accepted.",
+            [new FieldError("Content-Encoding", $"does not match the body: {reason}")]);
+
     public RequestProblem TooLarge(bool isBatch, long? size)
     {
         var limit = isBatch ? options.MaxBatchBytes : options.MaxEventBytes;
@@ -248,6 +260,11 @@ public sealed class SegmentRequestReader(CollectorOptions options)
         var integrations = ObjectOrError(message.Integrations, prefix + "integrations", index, errors);
         var original = TimestampOrError(message.Timestamp, prefix + "timestamp", index, errors);
         var sentAt = TimestampOrError(message.SentAt, prefix + "sentAt", index, errors) ?? shared.SentAt;
+        var timestamp = ClockSkew.Correct(original, sentAt, info.ReceivedAt);
+        if (original is not null && ClockSkew.OutOfRange(timestamp, info.ReceivedAt, corrected: sentAt is not null) is { } outOfRange)
+        {
+            errors.Add(new FieldError(prefix + "timestamp", outOfRange, index));
+        }
 
         if (errors.Count > errorsBefore)
         {
@@ -279,7 +296,7 @@ public sealed class SegmentRequestReader(CollectorOptions options)
             OriginalTimestamp = original,
             SentAt = sentAt,
             ReceivedAt = info.ReceivedAt,
-            Timestamp = ClockSkew.Correct(original, sentAt, info.ReceivedAt),
+            Timestamp = timestamp,
             Source = info.Source,
         };
     }
@@ -366,7 +383,7 @@ public sealed class SegmentRequestReader(CollectorOptions options)
     {
         try
         {
-            var document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 64 });
+            var document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = MaxDepth });
             if (document.RootElement.ValueKind != JsonValueKind.Object)
             {
                 document.Dispose();
@@ -376,6 +393,14 @@ public sealed class SegmentRequestReader(CollectorOptions options)
             }
             problem = null;
             return document;
+        }
+        catch (JsonException e) when (e.Message.Contains("maximum configured depth", StringComparison.Ordinal))
+        {
+            // System.Text.Json reports the depth limit only in its message.
+            problem = new RequestProblem(ProblemKind.InvalidJson, "The body nests too deeply",
+                $"The body nests objects and arrays more than {MaxDepth} levels deep (line {e.LineNumber + 1}). Nothing was accepted.",
+                [new FieldError(FieldOf(e.Path, ""), $"nests more than {MaxDepth} levels deep")]);
+            return null;
         }
         catch (JsonException e)
         {

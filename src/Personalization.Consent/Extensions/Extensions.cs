@@ -24,7 +24,6 @@ public static class Extensions
         builder.Services.AddHostedService<ConsentLedgerSchema>();
         builder.Services.AddSingleton<ConsentTelemetry>();
         builder.Services.AddSingleton<ConsentFilter>();
-        builder.Services.AddProblemDetails();
         builder.Services.AddOpenApi();
     }
 }

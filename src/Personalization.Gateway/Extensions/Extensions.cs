@@ -17,7 +17,6 @@ internal static class Extensions
             builder.AddDaprSidecarHealthCheck();
         }
 
-        builder.Services.AddProblemDetails();
         builder.AddApiKeys();
         builder.AddBrowserCors();
         builder.AddPerKeyRateLimiting();

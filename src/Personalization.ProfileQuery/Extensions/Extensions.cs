@@ -7,7 +7,6 @@ public static class Extensions
         builder.AddDaprSidecarHealthCheck();
         builder.Services.AddDaprClient(dapr => dapr.UseJsonSerializationOptions(ProfileQueryJsonContext.DaprOptions));
         builder.Services.AddSingleton<ProfileQueryTelemetry>();
-        builder.Services.AddProblemDetails();
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, ProfileQueryJsonContext.Default));
         builder.Services.AddOpenApi();
     }

@@ -57,6 +57,16 @@ public sealed class AppChannel : IDisposable
         _uris.GetOrAdd(path, static (p, baseAddress) => new Uri(baseAddress ?? throw new InvalidOperationException("no --app-port"), p), BaseAddress);
 
     /// <summary>True once something accepts TCP connections on the app port.</summary>
+    /// <summary>Returns once the app accepts connections again, checking four times a second.</summary>
+    public async Task WaitUntilReachableAsync(CancellationToken ct)
+    {
+        do
+        {
+            await Task.Delay(250, ct);
+        }
+        while (!await PortOpenAsync(ct));
+    }
+
     public async Task<bool> PortOpenAsync(CancellationToken ct)
     {
         if (BaseAddress is null) return false;

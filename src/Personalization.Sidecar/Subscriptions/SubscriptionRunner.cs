@@ -106,9 +106,11 @@ public sealed partial class SubscriptionRunner(
     private async Task<DeliveryResult> RunWithPolicyAsync(string path, ReadOnlyMemory<byte> envelope, IReadOnlyDictionary<string, string> metadata,
         List<KeyValuePair<string, string>>? headers, string? id, CancellationToken ct)
     {
+        var loggedDown = false;
         for (var retries = 0; ; retries++)
         {
             DeliveryResult result;
+            var appDown = false;
             if (policy.Breaker is { } breaker && !breaker.TryEnter())
             {
                 result = DeliveryResult.Retry;
@@ -128,10 +130,18 @@ public sealed partial class SubscriptionRunner(
                 }
                 catch (HttpRequestException e)
                 {
-                    LogAppUnreachable(logger, id, e.Message);
-                    result = DeliveryResult.Retry;
+                    if (!loggedDown) LogAppUnreachable(logger, id, e.Message);
+                    (result, appDown, loggedDown) = (DeliveryResult.Retry, true, true);
                 }
-                policy.Breaker?.Record(result != DeliveryResult.Retry);
+                if (!appDown) policy.Breaker?.Record(result != DeliveryResult.Retry);
+            }
+            if (appDown)
+            {
+                // The app is down (crashed, restarting), not the message bad: hold the message until the app answers
+                // again, without spending a retry, so it is neither dead-lettered nor dropped meanwhile.
+                await app.WaitUntilReachableAsync(ct);
+                retries--;
+                continue;
             }
             if (result != DeliveryResult.Retry) return result;
             if (policy.Retry is not { } retry || !retry.MayRetry(retries)) return result;
@@ -207,13 +217,13 @@ public sealed partial class SubscriptionRunner(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Event {EventId} of pub/sub {PubSub} topic {Topic} not delivered: {Result}")]
     private static partial void LogGaveUp(ILogger logger, string? eventId, string pubSub, string topic, DeliveryResult result);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Event {EventId}: app call failed: {Problem}")]
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Event {EventId}: the app is not reachable ({Problem}); the event waits until it is")]
     private static partial void LogAppUnreachable(ILogger logger, string? eventId, string problem);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Publishing to dead-letter topic {Topic} failed; the message goes back to the broker")]
     private static partial void LogDeadLetterFailed(ILogger logger, string topic, Exception error);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Bulk delivery to {Path} failed: {Problem}")]
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Bulk delivery to {Path}: the app is not reachable ({Problem}); its events wait until it is")]
     private static partial void LogBulkUnreachable(ILogger logger, string path, string problem);
 
     /// <summary>
@@ -304,8 +314,10 @@ public sealed partial class SubscriptionRunner(
             }
             catch (HttpRequestException e)
             {
+                // Each message's own delivery loop sees the app is down and waits for it.
                 LogBulkUnreachable(_logger, _path, e.Message);
-                results = batch.ToDictionary(e => e.Id, _ => DeliveryResult.Retry);
+                foreach (var entry in batch) entry.Result.TrySetException(e);
+                return;
             }
             foreach (var entry in batch) entry.Result.TrySetResult(results[entry.Id]);
         }
