@@ -66,6 +66,10 @@ public static class ServiceDefaultsExtensions
                 ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
                 ["Logging:LogLevel:System.Net.Http.HttpClient"] = "Warning",
                 ["Logging:LogLevel:Yarp"] = "Warning",
+                // The standard resilience handler logs every attempt and every pipeline run of every outgoing call.
+                ["Logging:LogLevel:Polly"] = "Warning",
+                // A line per SQL command (health probes every few seconds, every ledger write).
+                ["Logging:LogLevel:Npgsql.Command"] = "Warning",
             },
         });
 

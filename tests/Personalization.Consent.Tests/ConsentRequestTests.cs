@@ -65,4 +65,14 @@ public sealed class ConsentRequestTests
         Assert.True(next.Purposes["research"]);
         Assert.Equal(now, next.UpdatedAt);
     }
+
+    [Fact]
+    public void InvalidUtf8InANameIsRejectedNamingTheBodyNotThrown()
+    {
+        byte[] body = [.. Encoding.UTF8.GetBytes("{\"purpo"), 0xFF, .. Encoding.UTF8.GetBytes("ses\":{\"analytics\":true}}")];
+
+        Assert.Null(ConsentRequest.Parse(body, out var error));
+        Assert.Equal("body", error!.Field);
+        Assert.Contains("UTF-8", error.Detail);
+    }
 }

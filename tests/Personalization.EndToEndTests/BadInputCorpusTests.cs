@@ -24,6 +24,7 @@ public sealed class BadInputCorpusTests(PlatformFixture platform, ITestOutputHel
         http.Timeout = TimeSpan.FromSeconds(60);
         var statuses = new ConcurrentDictionary<int, int>();
         var rejectedUsers = new ConcurrentBag<string>();
+        var refusedByKestrel = 0;
 
         await BadInputCorpus.Cases.SampleAsync(async corpusCase =>
         {
@@ -33,6 +34,14 @@ public sealed class BadInputCorpusTests(PlatformFixture platform, ITestOutputHel
             statuses.AddOrUpdate(status, 1, (_, n) => n + 1);
             var body = await response.Content.ReadAsStringAsync();
             Assert.True(status < 500, $"{status} for {corpusCase}: {body}");
+            if (status == 400 && body.Length == 0 && corpusCase.Path.Contains("%00", StringComparison.Ordinal)
+                && !response.Headers.Contains("X-Request-Id"))
+            {
+                // Kestrel refuses a request target with an encoded NUL while parsing the request line, before any
+                // application code runs (no body, connection closed); nothing of ours can answer it.
+                Interlocked.Increment(ref refusedByKestrel);
+                return;
+            }
             if (status is >= 400 and < 500)
             {
                 AssertProblem(corpusCase, response, status, body);
@@ -40,7 +49,8 @@ public sealed class BadInputCorpusTests(PlatformFixture platform, ITestOutputHel
             }
         }, iter: Cases, threads: 8, seed: Environment.GetEnvironmentVariable("CORPUS_SEED"));
 
-        output.WriteLine("answers: " + string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{s.Key}×{s.Value}")));
+        output.WriteLine("answers: " + string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{s.Key}×{s.Value}"))
+            + $"; refused by Kestrel before the gateway's code: {refusedByKestrel}");
         Assert.True(statuses.Keys.Count(s => s is >= 400 and < 500) >= 5, "the corpus must provoke many kinds of rejection");
         Assert.True(statuses.GetValueOrDefault(200) > 500, "the corpus must also hold requests that are accepted");
 

@@ -31,6 +31,12 @@ public sealed record ConsentRequest(IReadOnlyDictionary<string, bool> Purposes, 
     public static ConsentRequest? Parse(ReadOnlySpan<byte> body, out FieldError? error)
     {
         error = null;
+        // Names and strings are decoded only when read, where invalid UTF-8 throws something other than JsonException.
+        if (!System.Text.Unicode.Utf8.IsValid(body))
+        {
+            error = new("body", "is not valid UTF-8");
+            return null;
+        }
         JsonDocument document;
         try
         {
