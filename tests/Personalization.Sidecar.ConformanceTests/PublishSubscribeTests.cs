@@ -176,6 +176,20 @@ public sealed class PublishSubscribeTests(InfrastructureFixture infra, PubSubSid
     }
 
     [Fact]
+    public async Task HttpBulkPublishReadsFieldNamesIgnoringCaseAndIgnoresUnknownOnesAsDaprdDoes()
+    {
+        var marker = NewMarker();
+        var entries = $$$"""[{"EntryID":"1","EVENT":{"marker":"{{{marker}}}","quantity":3},"ContentType":"application/json","Unknown":true,"Metadata":{"n":1}}]""";
+        using var content = new StringContent(entries, Encoding.UTF8, "application/json");
+
+        using var response = await fixture.Sidecar.Http.PostAsync($"/v1.0-alpha1/publish/bulk/{PubSub}/{Topic("orders")}", content);
+
+        Assert.True(response.IsSuccessStatusCode, $"bulk publish answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+        var ev = Assert.Single(await App.WaitForAsync("orders", marker, diagnostics: Diagnostics)).Event;
+        Assert.Equal(3, (int?)ev["data"]?["quantity"]);
+    }
+
+    [Fact]
     public async Task HttpBulkPublishDeliversEveryEntry()
     {
         var markers = Enumerable.Range(0, 5).Select(_ => NewMarker()).ToList();

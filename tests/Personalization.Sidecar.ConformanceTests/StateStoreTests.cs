@@ -340,6 +340,35 @@ public sealed class StateStoreTests(InfrastructureFixture infra, StateSidecarFix
         Assert.Equal(new Profile("keeper", 1), await dapr.GetStateAsync<Profile>(store, keeper));
     }
 
+    /// <summary>daprd decodes request bodies with Go's encoding/json: names match ignoring case, unknown fields are ignored.</summary>
+    [Theory]
+    [InlineData(ResourcesFolder.RedisStore)]
+    [InlineData(ResourcesFolder.PostgresStore)]
+    public async Task HttpSaveBulkGetAndTransactionReadFieldNamesIgnoringCaseAsDaprdDoes(string store)
+    {
+        var http = (await fixture.Stores.SidecarAsync(store)).Http;
+        var (saved, transacted) = (NewKey(), NewKey());
+
+        async Task<string> PostAsync(string path, string json)
+        {
+            using var response = await http.PostAsync(path, new StringContent(json, System.Text.Encoding.UTF8, "application/json"));
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.True(response.IsSuccessStatusCode, $"{path} answered {(int)response.StatusCode}: {body}");
+            return body;
+        }
+
+        await PostAsync($"/v1.0/state/{store}",
+            $$"""[{"KEY":"{{saved}}","Value":{"name":"cased","visits":1},"Options":{"Concurrency":"first-write"},"MetaData":{},"Unknown":1}]""");
+        await PostAsync($"/v1.0/state/{store}/transaction",
+            $$$$"""{"Operations":[{"Operation":"upsert","Request":{"Key":"{{{{transacted}}}}","VALUE":{"name":"tx","visits":2}}}],"Unknown":{}}""");
+        var bulk = JsonNode.Parse(await PostAsync($"/v1.0/state/{store}/bulk", $$"""{"Keys":["{{saved}}","{{transacted}}"],"Parallelism":2}"""))!.AsArray();
+
+        Assert.Equal("cased", (string?)bulk.Single(i => (string?)i!["key"] == saved)!["data"]!["name"]);
+        Assert.Equal(2, (int?)bulk.Single(i => (string?)i!["key"] == transacted)!["data"]!["visits"]);
+        using var refused = await http.PostAsJsonAsync($"/v1.0/state/{store}", new[] { new { key = saved, value = 3, options = new { concurrency = "first-write" } } });
+        Assert.False(refused.IsSuccessStatusCode, "the first write's Options were read: a second first-write without etag is refused");
+    }
+
     [Theory]
     [InlineData(ResourcesFolder.RedisStore)]
     [InlineData(ResourcesFolder.PostgresStore)]

@@ -23,6 +23,17 @@ public sealed class AppAnswerTests
         Assert.Equal(expected, AppAnswer.Classify(status, Encoding.UTF8.GetBytes(body)));
 
     [Fact]
+    public void BulkStatusFieldsMatchIgnoringCaseAsInGoAndUnknownFieldsAreIgnored()
+    {
+        const string body = """{"Statuses":[{"EntryID":"a","STATUS":"SUCCESS","extra":1},{"entryid":"b","Status":"DROP"},{"entryId":7,"status":"SUCCESS"}]}""";
+
+        var results = AppAnswer.ClassifyBulk(200, Encoding.UTF8.GetBytes(body), ["a", "b"]);
+
+        Assert.Equal(DeliveryResult.Success, results["a"]);
+        Assert.Equal(DeliveryResult.Drop, results["b"]);
+    }
+
+    [Fact]
     public void BulkStatusesApplyPerEntryAndEntriesLeftOutAreRetried()
     {
         var body = """{"statuses":[{"entryId":"a","status":"SUCCESS"},{"entryId":"b","status":"DROP"},{"entryId":"c","status":"RETRY"}]}""";

@@ -119,9 +119,9 @@ public static class HttpApi
     private static async Task<IResult> GetBulkStateAsync(string store, HttpContext context, DaprCore core)
     {
         using var doc = await ReadJsonAsync(context.Request, context.RequestAborted);
-        if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("keys", out var keysElement) || keysElement.ValueKind != JsonValueKind.Array)
+        if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetField("keys", out var keysElement) || keysElement.ValueKind != JsonValueKind.Array)
             throw DaprError.Malformed("failed deserializing HTTP body: expected {\"keys\":[...]}");
-        var keys = keysElement.EnumerateArray().Select(k => k.GetString() ?? throw DaprError.Malformed("keys must be strings")).ToList();
+        var keys = keysElement.EnumerateArray().Select(k => k.ValueKind == JsonValueKind.String ? k.GetString()! : throw DaprError.Malformed("keys must be strings")).ToList();
         var items = await core.GetBulkStateAsync(store, keys, context.RequestAborted);
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer))
@@ -149,12 +149,12 @@ public static class HttpApi
     private static async Task<IResult> TransactAsync(string store, HttpContext context, DaprCore core)
     {
         using var doc = await ReadJsonAsync(context.Request, context.RequestAborted);
-        if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("operations", out var ops) || ops.ValueKind != JsonValueKind.Array)
+        if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetField("operations", out var ops) || ops.ValueKind != JsonValueKind.Array)
             throw DaprError.Malformed("failed deserializing HTTP body: expected {\"operations\":[...]}");
         var operations = ops.EnumerateArray().Select(op =>
         {
-            var kind = op.TryGetProperty("operation", out var o) ? o.GetString() : null;
-            var request = op.TryGetProperty("request", out var r) && r.ValueKind == JsonValueKind.Object ? r : throw DaprError.Malformed("operation without request");
+            var kind = op.StringField("operation");
+            var request = op.TryGetField("request", out var r) && r.ValueKind == JsonValueKind.Object ? r : throw DaprError.Malformed("operation without request");
             var item = ToSaveItem(request);
             return kind switch
             {
@@ -170,13 +170,12 @@ public static class HttpApi
     private static SaveItem ToSaveItem(JsonElement item)
     {
         if (item.ValueKind != JsonValueKind.Object) throw DaprError.Malformed("failed deserializing HTTP body: a state item is not an object");
-        var key = item.TryGetProperty("key", out var k) && k.ValueKind == JsonValueKind.String ? k.GetString()! : throw DaprError.Malformed("a state item has no key");
-        var value = item.TryGetProperty("value", out var v) ? System.Text.Encoding.UTF8.GetBytes(v.GetRawText()) : [];
-        var etag = item.TryGetProperty("etag", out var e) && e.ValueKind == JsonValueKind.String ? e.GetString() : null;
-        var concurrency = item.TryGetProperty("options", out var o) && o.ValueKind == JsonValueKind.Object && o.TryGetProperty("concurrency", out var c)
-            ? ConcurrencyOf(c.GetString()) : StateConcurrency.Unspecified;
+        var key = item.TryGetField("key", out var k) && k.ValueKind == JsonValueKind.String ? k.GetString()! : throw DaprError.Malformed("a state item has no key");
+        var value = item.TryGetField("value", out var v) ? System.Text.Encoding.UTF8.GetBytes(v.GetRawText()) : [];
+        var etag = item.TryGetField("etag", out var e) && e.ValueKind == JsonValueKind.String ? e.GetString() : null;
+        var concurrency = item.TryGetField("options", out var o) ? ConcurrencyOf(o.StringField("concurrency")) : StateConcurrency.Unspecified;
         var metadata = new Dictionary<string, string>();
-        if (item.TryGetProperty("metadata", out var m) && m.ValueKind == JsonValueKind.Object)
+        if (item.TryGetField("metadata", out var m) && m.ValueKind == JsonValueKind.Object)
         {
             foreach (var p in m.EnumerateObject()) metadata[p.Name] = p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()! : p.Value.GetRawText();
         }
@@ -204,16 +203,16 @@ public static class HttpApi
         if (doc.RootElement.ValueKind != JsonValueKind.Array) throw DaprError.Malformed("failed deserializing HTTP body: expected a JSON array of entries");
         var entries = doc.RootElement.EnumerateArray().Select(entry =>
         {
-            var id = entry.TryGetProperty("entryId", out var i) ? i.GetString() ?? "" : "";
-            var contentType = entry.TryGetProperty("contentType", out var ct) ? ct.GetString() : null;
-            if (!entry.TryGetProperty("event", out var ev)) throw DaprError.Malformed($"entry '{id}' has no event");
+            var id = entry.StringField("entryId") ?? "";
+            var contentType = entry.StringField("contentType");
+            if (!entry.TryGetField("event", out var ev)) throw DaprError.Malformed($"entry '{id}' has no event");
             var data = ev.ValueKind == JsonValueKind.String && !CloudEvents.IsJson(contentType)
                 ? System.Text.Encoding.UTF8.GetBytes(ev.GetString()!)
                 : System.Text.Encoding.UTF8.GetBytes(ev.GetRawText());
             var metadata = new Dictionary<string, string>();
-            if (entry.TryGetProperty("metadata", out var m) && m.ValueKind == JsonValueKind.Object)
+            if (entry.TryGetField("metadata", out var m) && m.ValueKind == JsonValueKind.Object)
             {
-                foreach (var p in m.EnumerateObject()) metadata[p.Name] = p.Value.GetString() ?? "";
+                foreach (var p in m.EnumerateObject()) metadata[p.Name] = p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()! : p.Value.GetRawText();
             }
             return new PublishEntry(id, data, contentType, metadata);
         }).ToList();

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Personalization.Sidecar.Apis;
 
 namespace Personalization.Sidecar.Subscriptions;
 
@@ -36,13 +37,13 @@ public static class AppAnswer
         {
             var reader = new Utf8JsonReader(body);
             using var doc = JsonDocument.ParseValue(ref reader);
-            if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("statuses", out var statuses) || statuses.ValueKind != JsonValueKind.Array)
+            if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetField("statuses", out var statuses) || statuses.ValueKind != JsonValueKind.Array)
                 return results;
             foreach (var entry in statuses.EnumerateArray())
             {
-                if (entry.ValueKind != JsonValueKind.Object || !entry.TryGetProperty("entryId", out var id) || id.GetString() is not { } entryId || !results.ContainsKey(entryId))
+                if (entry.ValueKind != JsonValueKind.Object || entry.StringField("entryId") is not { } entryId || !results.ContainsKey(entryId))
                     continue;
-                var status = entry.TryGetProperty("status", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString() : null;
+                var status = entry.StringField("status");
                 results[entryId] = status switch { "SUCCESS" => DeliveryResult.Success, "DROP" => DeliveryResult.Drop, _ => DeliveryResult.Retry };
             }
         }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Personalization.Sidecar.Apis;
 using Personalization.Sidecar.Components;
 
 namespace Personalization.Sidecar.Subscriptions;
@@ -96,14 +97,7 @@ public sealed record SubscriptionDefinition(
         return result;
     }
 
-    private static JsonElement? Prop(JsonElement e, string name)
-    {
-        foreach (var p in e.EnumerateObject())
-        {
-            if (string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase)) return p.Value;
-        }
-        return null;
-    }
+    private static JsonElement? Prop(JsonElement e, string name) => e.TryGetField(name, out var value) ? value : null;
 
     private static string? Str(JsonElement e, string name) => Prop(e, name) is { ValueKind: JsonValueKind.String } v ? v.GetString() : null;
 
