@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 using Personalization.Sidecar;
 using Personalization.Sidecar.Apis;
@@ -53,7 +54,13 @@ builder.WebHost.ConfigureKestrel(kestrel =>
     kestrel.Limits.MaxRequestBodySize = DaprCore.MaxBodyBytes;
     kestrel.ListenLocalhost(options.DaprGrpcPort, listen => listen.Protocols = HttpProtocols.Http2);
     kestrel.ListenLocalhost(options.DaprHttpPort, listen => listen.Protocols = HttpProtocols.Http1);
+    if (options.EnableMetrics) kestrel.ListenLocalhost(options.MetricsPort, listen => listen.Protocols = HttpProtocols.Http1);
 });
+if (options.EnableMetrics)
+{
+    // Prometheus text on --metrics-port, as daprd serves its metrics (beside the OTLP export to the dashboard).
+    builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddPrometheusExporter());
+}
 
 builder.Services.AddSingleton(options);
 builder.Services.AddSingleton(resiliency);
@@ -73,10 +80,17 @@ builder.Services.AddGrpc(grpc =>
     grpc.MaxReceiveMessageSize = DaprCore.MaxBodyBytes;
 });
 builder.Services.AddSingleton<DaprGrpcService>();
+// gRPC server reflection, as daprd serves it. The Dapr service is bound by hand (DaprGrpcMethodProvider), so reflection
+// cannot discover it: it is given the service's descriptor from Dapr.Protos, and its own.
+builder.Services.AddSingleton(new Grpc.Reflection.ReflectionServiceImpl(
+    [global::Dapr.Client.Autogen.Grpc.v1.Dapr.Descriptor, Grpc.Reflection.V1Alpha.ServerReflection.Descriptor]));
+builder.Services.AddGrpcReflection();
 builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<Grpc.AspNetCore.Server.Model.IServiceMethodProvider<DaprGrpcService>, DaprGrpcMethodProvider>());
 
 var app = builder.Build();
 app.MapGrpcService<DaprGrpcService>().RequireHost($"*:{options.DaprGrpcPort}");
+app.MapGrpcReflectionService().RequireHost($"*:{options.DaprGrpcPort}");
+if (options.EnableMetrics) app.MapPrometheusScrapingEndpoint("/metrics").RequireHost($"*:{options.MetricsPort}");
 app.MapDaprHttpApi(options.DaprHttpPort);
 app.MapDefaultEndpoints();
 

@@ -39,6 +39,37 @@ public sealed class DaprCore(SidecarOptions options, ComponentRegistry component
         }
     }
 
+    /// <summary>One secret of a secret store (<c>secretstores.local.env</c>: the variable <c>prefix + name</c>, "" when unset, as daprd).</summary>
+    public IReadOnlyDictionary<string, string> GetSecret(string storeName, string name)
+    {
+        if (string.IsNullOrEmpty(name)) throw DaprError.Malformed("secret name is empty");
+        var store = SecretStore(storeName);
+        var prefix = store.Get("prefix");
+        return new Dictionary<string, string> { [name] = Environment.GetEnvironmentVariable(prefix + name) ?? "" };
+    }
+
+    /// <summary>Every secret of a secret store, each its own one-entry map (<c>local.env</c>: the variables with its prefix, named without it).</summary>
+    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> GetBulkSecret(string storeName)
+    {
+        var prefix = SecretStore(storeName).Get("prefix");
+        var secrets = new SortedDictionary<string, IReadOnlyDictionary<string, string>>(StringComparer.Ordinal);
+        foreach (System.Collections.DictionaryEntry variable in Environment.GetEnvironmentVariables())
+        {
+            var name = (string)variable.Key;
+            if (!name.StartsWith(prefix, StringComparison.Ordinal)) continue;
+            var key = name[prefix.Length..];
+            secrets[key] = new Dictionary<string, string> { [key] = (string?)variable.Value ?? "" };
+        }
+        return secrets;
+    }
+
+    private ComponentDefinition SecretStore(string name)
+    {
+        var stores = components.Loaded.Where(c => c.Type.StartsWith("secretstores.", StringComparison.Ordinal)).ToList();
+        if (stores.Count == 0) throw DaprError.SecretStoresNotConfigured();
+        return stores.FirstOrDefault(c => c.Name == name) ?? throw DaprError.SecretStoreNotFound(name);
+    }
+
     public async Task<StateEntry?> GetStateAsync(string storeName, string key, CancellationToken ct)
     {
         var store = Store(storeName);

@@ -22,6 +22,8 @@ public sealed class DaprError(string errorCode, string message, int httpStatus, 
     public static DaprError StateTransaction(string problem) => new("ERR_STATE_TRANSACTION", $"error while executing state transaction: {problem}", 500, StatusCode.Internal);
     public static DaprError ETagMismatch(string code, string message) => new(code, message, 409, StatusCode.Aborted);
     public static DaprError ETagInvalid(string code, string message) => new(code, message, 400, StatusCode.InvalidArgument);
+    public static DaprError SecretStoresNotConfigured() => new("ERR_SECRET_STORES_NOT_CONFIGURED", "secret store is not configured", 500, StatusCode.FailedPrecondition);
+    public static DaprError SecretStoreNotFound(string name) => new("ERR_SECRET_STORE_NOT_FOUND", $"failed finding secret store with key {name}", 401, StatusCode.InvalidArgument);
     public static DaprError PubsubNotConfigured() => new("ERR_PUBSUB_NOT_CONFIGURED", "no pubsub is configured", 400, StatusCode.FailedPrecondition);
     public static DaprError PubsubEmpty() => new("ERR_PUBSUB_EMPTY", "pubsub name is empty", 404, StatusCode.InvalidArgument);
     public static DaprError PubsubNotFound(string name) => new("ERR_PUBSUB_NOT_FOUND", $"pubsub {name} not found", 404, StatusCode.InvalidArgument);

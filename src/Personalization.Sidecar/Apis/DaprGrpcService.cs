@@ -103,6 +103,25 @@ public sealed class DaprGrpcService(DaprCore core, SidecarOptions options, Compo
 
     public Task<BulkPublishResponse> BulkPublishEventAlpha1(BulkPublishRequest request, ServerCallContext context) => BulkPublishEvent(request, context);
 
+    public Task<GetSecretResponse> GetSecret(GetSecretRequest request, ServerCallContext context)
+    {
+        var response = new GetSecretResponse();
+        foreach (var (k, v) in core.GetSecret(request.StoreName, request.Key)) response.Data[k] = v;
+        return Task.FromResult(response);
+    }
+
+    public Task<GetBulkSecretResponse> GetBulkSecret(GetBulkSecretRequest request, ServerCallContext context)
+    {
+        var response = new GetBulkSecretResponse();
+        foreach (var (name, values) in core.GetBulkSecret(request.StoreName))
+        {
+            var secret = new SecretResponse();
+            foreach (var (k, v) in values) secret.Secrets[k] = v;
+            response.Data[name] = secret;
+        }
+        return Task.FromResult(response);
+    }
+
     public Task<GetMetadataResponse> GetMetadata(GetMetadataRequest request, ServerCallContext context)
     {
         var response = new GetMetadataResponse { Id = options.AppId, RuntimeVersion = MetadataInfo.RuntimeVersion };
@@ -185,6 +204,8 @@ public sealed class DaprGrpcMethodProvider : IServiceMethodProvider<DaprGrpcServ
         Add<BulkPublishRequest, BulkPublishResponse>(context, "BulkPublishEvent", (s, r, c) => s.BulkPublishEvent(r, c));
         Add<BulkPublishRequest, BulkPublishResponse>(context, "BulkPublishEventAlpha1", (s, r, c) => s.BulkPublishEventAlpha1(r, c));
         Add<GetMetadataRequest, GetMetadataResponse>(context, "GetMetadata", (s, r, c) => s.GetMetadata(r, c));
+        Add<GetSecretRequest, GetSecretResponse>(context, "GetSecret", (s, r, c) => s.GetSecret(r, c));
+        Add<GetBulkSecretRequest, GetBulkSecretResponse>(context, "GetBulkSecret", (s, r, c) => s.GetBulkSecret(r, c));
         Add<ShutdownRequest, Empty>(context, "Shutdown", (s, r, c) => s.Shutdown(r, c));
     }
 

@@ -29,6 +29,8 @@ public static class HttpApi
         api.MapMethods("/v1.0/state/{store}/bulk", ["POST", "PUT"], GetBulkStateAsync);
         api.MapMethods("/v1.0/state/{store}/transaction", ["POST", "PUT"], TransactAsync);
 
+        api.MapGet("/v1.0/secrets/{store}/bulk", (string store, DaprCore core) => Results.Json(core.GetBulkSecret(store)));
+        api.MapGet("/v1.0/secrets/{store}/{name}", (string store, string name, DaprCore core) => Results.Json(core.GetSecret(store, name)));
         api.MapPost("/v1.0/publish/{pubsub}/{*topic}", PublishAsync);
         api.MapPost("/v1.0-alpha1/publish/bulk/{pubsub}/{*topic}", BulkPublishAsync);
         api.MapPost("/v1.0/publish/bulk/{pubsub}/{*topic}", BulkPublishAsync);

@@ -17,6 +17,11 @@ public sealed record SidecarOptions(string AppId, string ResourcesPath)
 
     public int? GrpcPort { get; init; }
 
+    public int? MetricsPort { get; init; }
+
+    /// <summary>Environment variables of the sidecar process (for the env secret store).</summary>
+    public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
+
     /// <summary>More command-line arguments, after daprd's flags.</summary>
     public IReadOnlyList<string> ExtraArgs { get; init; } = [];
 }
@@ -106,7 +111,7 @@ public sealed class SidecarProcess : IAsyncDisposable
         Flag("--app-id", options.AppId);
         Flag("--dapr-http-port", httpPort.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Flag("--dapr-grpc-port", grpcPort.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        Flag("--metrics-port", FreePort.Next().ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Flag("--metrics-port", (options.MetricsPort ?? FreePort.Next()).ToString(System.Globalization.CultureInfo.InvariantCulture));
         Flag("--resources-path", options.ResourcesPath);
         Flag("--log-level", "info");
         if (options.AppPort is int appPort)
@@ -143,6 +148,7 @@ public sealed class SidecarProcess : IAsyncDisposable
         {
             start.Environment["DAPR_API_TOKEN"] = options.ApiToken;
         }
+        foreach (var (name, value) in options.Environment) start.Environment[name] = value;
 
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };
         var sidecar = new SidecarProcess(options, process, httpPort, grpcPort);
