@@ -62,7 +62,8 @@ public sealed partial class ProcessSupervisor(
         {
             await foreach (var change in notifications.WatchAsync(stoppingToken))
             {
-                if (!_supervised.TryGetValue(change.Resource.Name, out var supervised) || !IsProcess(change.Resource)) continue;
+                // Hidden helpers (Aspire's rebuilders) run only on request and end by design.
+                if (!_supervised.TryGetValue(change.Resource.Name, out var supervised) || !IsProcess(change.Resource) || change.Snapshot.IsHidden) continue;
                 var state = change.Snapshot.State?.Text;
                 var previous = supervised.LastState;
                 supervised.LastState = state;
@@ -160,6 +161,7 @@ public sealed partial class ProcessSupervisor(
                     if (!notifications.TryGetCurrentState(resource.Name, out var current)) continue;
                     var snapshot = current.Snapshot;
                     var state = snapshot.State?.Text ?? "unknown";
+                    if (snapshot.IsHidden || state == KnownResourceStates.NotStarted) continue;
                     if (state == KnownResourceStates.Running && snapshot.HealthStatus is null or Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy) continue;
                     var health = snapshot.HealthReports.Where(r => r.Status != Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy)
                         .Select(r => $"{r.Name}: {r.Description ?? r.ExceptionText ?? r.Status?.ToString()}");

@@ -80,16 +80,10 @@ builder.Services.AddGrpc(grpc =>
     grpc.MaxReceiveMessageSize = DaprCore.MaxBodyBytes;
 });
 builder.Services.AddSingleton<DaprGrpcService>();
-// gRPC server reflection, as daprd serves it. The Dapr service is bound by hand (DaprGrpcMethodProvider), so reflection
-// cannot discover it: it is given the service's descriptor from Dapr.Protos, and its own.
-builder.Services.AddSingleton(new Grpc.Reflection.ReflectionServiceImpl(
-    [global::Dapr.Client.Autogen.Grpc.v1.Dapr.Descriptor, Grpc.Reflection.V1Alpha.ServerReflection.Descriptor]));
-builder.Services.AddGrpcReflection();
 builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<Grpc.AspNetCore.Server.Model.IServiceMethodProvider<DaprGrpcService>, DaprGrpcMethodProvider>());
 
 var app = builder.Build();
 app.MapGrpcService<DaprGrpcService>().RequireHost($"*:{options.DaprGrpcPort}");
-app.MapGrpcReflectionService().RequireHost($"*:{options.DaprGrpcPort}");
 if (options.EnableMetrics) app.MapPrometheusScrapingEndpoint("/metrics").RequireHost($"*:{options.MetricsPort}");
 app.MapDaprHttpApi(options.DaprHttpPort);
 app.MapDefaultEndpoints();
