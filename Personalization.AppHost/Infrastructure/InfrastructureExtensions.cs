@@ -109,11 +109,14 @@ public static class InfrastructureExtensions
         // PostgreSQL: the durable record. It refuses to run as root, so as root it runs as 'postgres'.
         var postgresData = Path.Combine(data, "postgres");
         var runAs = Environment.UserName == "root" ? "postgres" : null;
-        var postgres = builder.AddResource(new LocalPostgresResource(PostgresName, runAs is null ? Path.Combine(postgresBin, "postgres") : "setpriv", data))
+        // PostgreSQL writes every log line, routine ones included, to stderr, which the dashboard shows as errors: a
+        // shell that replaces itself with the server (exec, same process) sends them to stdout instead.
+        var postgres = builder.AddResource(new LocalPostgresResource(PostgresName, "/bin/sh", data))
             .WithLoopbackEndpoint()
             .WithArgs(context =>
             {
                 var endpoint = ((LocalPostgresResource)context.Resource).Endpoint;
+                AddAll(context.Args, "-c", "exec \"$0\" \"$@\" 2>&1", runAs is null ? Path.Combine(postgresBin, "postgres") : "setpriv");
                 if (runAs is not null)
                 {
                     AddAll(context.Args, $"--reuid={runAs}", $"--regid={runAs}", "--clear-groups", "--", Path.Combine(postgresBin, "postgres"));
