@@ -39,6 +39,9 @@ public static class StateKeys
     /// <summary>The Redis state component. Configured with keyPrefix "name", so every app sees the same keys.</summary>
     public const string Store = "statestore";
 
+    /// <summary>What Dapr puts between a key's prefix and the key: a key (so an id in it) must not contain it.</summary>
+    public const string Separator = "||";
+
     public static string Profile(string profileId) => $"profile:{profileId}";
     public static string Consent(string userId) => $"consent:{userId}";
 

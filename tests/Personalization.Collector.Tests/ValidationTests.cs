@@ -219,4 +219,17 @@ public sealed class ValidationTests
             Assert.Contains($"more than {SegmentRequestReader.MaxDepth} levels", Assert.Single(read.Problem!.Errors).Message);
         }
     }
+
+    [Theory]
+    [InlineData("userId")]
+    [InlineData("anonymousId")]
+    [InlineData("messageId")]
+    public void AnIdContainingDaprsKeySeparatorIsRejectedNamingIt(string field)
+    {
+        var read = Requests.Single("track", $$"""{"userId":"u1","anonymousId":"a1","event":"A","{{field}}":"x||y"}""");
+
+        var error = OnlyError(read, ProblemKind.InvalidEvent);
+        Assert.Equal(field, error.Field);
+        Assert.Contains("||", error.Message);
+    }
 }

@@ -312,6 +312,12 @@ public sealed class SegmentRequestReader(CollectorOptions options)
             errors.Add(new FieldError(field, $"is {value.Length} characters; at most {maxLength} are allowed", index));
             return null;
         }
+        if (value.Contains(StateKeys.Separator, StringComparison.Ordinal))
+        {
+            // Ids become parts of state keys, and Dapr refuses a key containing its separator: the event could never be stored.
+            errors.Add(new FieldError(field, $"must not contain '{StateKeys.Separator}'", index));
+            return null;
+        }
         return value;
     }
 

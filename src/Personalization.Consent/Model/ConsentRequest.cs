@@ -21,6 +21,7 @@ public sealed record ConsentRequest(IReadOnlyDictionary<string, bool> Purposes, 
     {
         if (string.IsNullOrWhiteSpace(userId)) return new("userId", "userId is required");
         if (userId.Length > MaxUserIdLength) return new("userId", $"userId is longer than {MaxUserIdLength} characters");
+        if (userId.Contains(StateKeys.Separator, StringComparison.Ordinal)) return new("userId", $"userId must not contain '{StateKeys.Separator}'");
         foreach (var c in userId)
         {
             if (char.IsControl(c)) return new("userId", "userId contains a control character");

@@ -61,6 +61,7 @@ public static class ProfileApi
     {
         if (string.IsNullOrWhiteSpace(userId)) return "is required";
         if (userId.Length > MaxUserIdLength) return $"is longer than {MaxUserIdLength} characters";
+        if (userId.Contains(StateKeys.Separator, StringComparison.Ordinal)) return $"must not contain '{StateKeys.Separator}'";
         foreach (var c in userId)
         {
             if (char.IsControl(c)) return "contains a control character";
