@@ -93,7 +93,9 @@ public static class InfrastructureExtensions
             File.SetUnixFileMode(data, (UnixFileMode)0b111_101_101);
         }
 
-        // Redis: the hot, derived state. Data is derived, so no snapshots or AOF in development.
+        // Redis: profiles, sessions and the de-duplication and seen-markers that make counting exactly-once. Profiles are
+        // derived, but from events no longer kept anywhere, so Redis must survive a restart: an append-only file synced
+        // every second (a clean stop or restart loses nothing; a power cut or kill -9 of Redis at most its last second).
         var redisPassword = builder.AddParameter("redis-password", new GenerateParameterDefault { MinLength = 24, Special = false }, secret: true);
         var redis = builder.AddResource(new LocalRedisResource(RedisName, redisServer, data, redisPassword.Resource))
             .WithLoopbackEndpoint()
@@ -102,7 +104,7 @@ public static class InfrastructureExtensions
                 var endpoint = ((LocalRedisResource)context.Resource).Endpoint;
                 context.Args.Add("--port");
                 context.Args.Add(endpoint.Property(EndpointProperty.TargetPort));
-                AddAll(context.Args, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", data, "--requirepass", redisPassword.Resource);
+                AddAll(context.Args, "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "everysec", "--dir", data, "--requirepass", redisPassword.Resource);
             });
         AddHealthCheck(builder, redis, new RedisPingCheck(redis.Resource));
 

@@ -8,6 +8,8 @@ builder.Services.AddOpenApi();
 
 var app = builder.Build();
 app.UseProblemResponses();
+// Sheds tracking requests over Collector:MaxConcurrentRequests/MaxQueuedRequests with a 503 (TrackingApi.ShedAsync).
+app.UseRateLimiter();
 // Some Segment SDKs gzip their batches; limits apply to the decompressed JSON.
 app.UseRequestDecompression();
 app.MapOpenApi();

@@ -80,10 +80,25 @@ builder.Services.AddGrpc(grpc =>
     grpc.MaxReceiveMessageSize = DaprCore.MaxBodyBytes;
 });
 builder.Services.AddSingleton<DaprGrpcService>();
+// gRPC server reflection, as daprd serves it. The Dapr service is bound by hand (DaprGrpcMethodProvider), so reflection
+// cannot discover it: both reflection services get its descriptor from Dapr.Protos. Both versions matter: Dapr.Client's
+// feature probe asks grpc.reflection.v1 for the methods of dapr.proto.runtime.v1.Dapr and, finding none, refuses to call
+// BulkPublishEvent at all (DaprFeatureNotAvailableException); grpcurl and older tools ask v1alpha. Registered before
+// AddGrpcReflection, whose own registrations would otherwise win without the Dapr service.
+Google.Protobuf.Reflection.ServiceDescriptor[] reflected =
+[
+    global::Dapr.Client.Autogen.Grpc.v1.Dapr.Descriptor,
+    Grpc.Reflection.V1.ServerReflection.Descriptor,
+    Grpc.Reflection.V1Alpha.ServerReflection.Descriptor,
+];
+builder.Services.AddSingleton(new Grpc.Reflection.ReflectionV1ServiceImpl(reflected));
+builder.Services.AddSingleton(new Grpc.Reflection.ReflectionServiceImpl(reflected));
+builder.Services.AddGrpcReflection();
 builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<Grpc.AspNetCore.Server.Model.IServiceMethodProvider<DaprGrpcService>, DaprGrpcMethodProvider>());
 
 var app = builder.Build();
 app.MapGrpcService<DaprGrpcService>().RequireHost($"*:{options.DaprGrpcPort}");
+app.MapGrpcReflectionService().RequireHost($"*:{options.DaprGrpcPort}");
 if (options.EnableMetrics) app.MapPrometheusScrapingEndpoint("/metrics").RequireHost($"*:{options.MetricsPort}");
 app.MapDaprHttpApi(options.DaprHttpPort);
 app.MapDefaultEndpoints();

@@ -17,6 +17,8 @@ internal sealed class FakeSink : IEventSink
     public bool MarkerWritesFail { get; set; }
     public HashSet<string> RefusedByBroker { get; } = [];
     public TimeSpan PublishDelay { get; set; }
+    /// <summary>When set, every publish waits for it: requests stay in flight until the test completes it.</summary>
+    public TaskCompletionSource? PublishGate { get; set; }
 
     public Task<IReadOnlySet<string>> FindSeenAsync(IReadOnlyList<string> messageIds, CancellationToken cancellationToken)
     {
@@ -31,18 +33,28 @@ internal sealed class FakeSink : IEventSink
 
     public async Task<IReadOnlyList<string>> PublishAsync(IReadOnlyList<CollectedEvent> events, CancellationToken cancellationToken)
     {
-        Calls.Add("publish");
-        PublishCallSizes.Add(events.Count);
+        lock (Calls)
+        {
+            Calls.Add("publish");
+            PublishCallSizes.Add(events.Count);
+        }
         if (PublishDelay > TimeSpan.Zero)
         {
             await Task.Delay(PublishDelay, cancellationToken);
+        }
+        if (PublishGate is { } gate)
+        {
+            await gate.Task.WaitAsync(cancellationToken);
         }
         if (BrokerDown)
         {
             throw new EventSinkUnavailableException("broker down");
         }
         var refused = events.Where(e => RefusedByBroker.Contains(e.MessageId)).Select(e => e.MessageId).ToList();
-        Published.AddRange(events.Where(e => !RefusedByBroker.Contains(e.MessageId)));
+        lock (Published)
+        {
+            Published.AddRange(events.Where(e => !RefusedByBroker.Contains(e.MessageId)));
+        }
         return refused;
     }
 

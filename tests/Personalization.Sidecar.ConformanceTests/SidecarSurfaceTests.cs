@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json.Nodes;
 using Dapr;
 using Dapr.Client;
+using Grpc.Core;
 using Personalization.Sidecar.ConformanceTests.Infrastructure;
 
 namespace Personalization.Sidecar.ConformanceTests;
@@ -38,9 +39,8 @@ public sealed class SurfaceSidecarFixture : SidecarFixture
 }
 
 /// <summary>
-/// The rest of daprd's surface a client may use: secrets (HTTP and gRPC) and Prometheus metrics on
-/// <c>--metrics-port</c>. (gRPC server reflection is not served: with it, Dapr.Client 1.19's feature probe reported
-/// BulkPublishEvent missing and every bulk publish failed; without it the client falls back as it should.)
+/// The rest of daprd's surface a client may use: secrets (HTTP and gRPC), Prometheus metrics on
+/// <c>--metrics-port</c> and gRPC server reflection (both versions; Dapr.Client's feature probe reads v1).
 /// </summary>
 [Collection(ConformanceCollection.Name)]
 public sealed class SidecarSurfaceTests(InfrastructureFixture infra, SurfaceSidecarFixture fixture)
@@ -106,4 +106,65 @@ public sealed class SidecarSurfaceTests(InfrastructureFixture infra, SurfaceSide
         Assert.Contains("# TYPE ", text);
         Assert.Contains("http_server_request_duration_seconds", text);
     }
+
+    [Theory]
+    [InlineData("v1")]
+    [InlineData("v1alpha")]
+    public async Task ReflectionListsTheDaprServiceAndItsMethods(string version)
+    {
+        using var channel = Grpc.Net.Client.GrpcChannel.ForAddress($"http://127.0.0.1:{fixture.Sidecar.GrpcPort}");
+        var (services, methods) = version == "v1" ? await ReflectV1Async(channel) : await ReflectV1AlphaAsync(channel);
+
+        Assert.Contains("dapr.proto.runtime.v1.Dapr", services);
+        Assert.Contains("BulkPublishEvent", methods);
+        Assert.Contains("GetBulkState", methods);
+    }
+
+    [Fact]
+    public async Task DaprClientsFeatureProbeLetsABulkPublishThrough()
+    {
+        var dapr = fixture.Sidecar.CreateClient();
+
+        // This sidecar has no pubsub: the sidecar's own refusal proves the client called it rather than deciding,
+        // from reflection, that the runtime lacks the method (DaprFeatureNotAvailableException).
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => dapr.BulkPublishEventAsync("no-such-pubsub", "t", new[] { "a" }));
+        Assert.IsNotType<Dapr.Common.DaprFeatureNotAvailableException>(error);
+        Assert.IsType<Grpc.Core.RpcException>(error.InnerException);
+    }
+
+    private static async Task<(List<string> Services, List<string> Methods)> ReflectV1Async(Grpc.Net.Client.GrpcChannel channel)
+    {
+        using var call = new Grpc.Reflection.V1.ServerReflection.ServerReflectionClient(channel).ServerReflectionInfo();
+        await call.RequestStream.WriteAsync(new Grpc.Reflection.V1.ServerReflectionRequest { ListServices = "" });
+        await call.RequestStream.WriteAsync(new Grpc.Reflection.V1.ServerReflectionRequest { FileContainingSymbol = "dapr.proto.runtime.v1.Dapr" });
+        await call.RequestStream.CompleteAsync();
+        List<string> services = [], methods = [];
+        await foreach (var answer in call.ResponseStream.ReadAllAsync())
+        {
+            services.AddRange(answer.ListServicesResponse?.Service.Select(s => s.Name) ?? []);
+            methods.AddRange(MethodsOf(answer.FileDescriptorResponse?.FileDescriptorProto));
+        }
+        return (services, methods);
+    }
+
+    private static async Task<(List<string> Services, List<string> Methods)> ReflectV1AlphaAsync(Grpc.Net.Client.GrpcChannel channel)
+    {
+        using var call = new Grpc.Reflection.V1Alpha.ServerReflection.ServerReflectionClient(channel).ServerReflectionInfo();
+        await call.RequestStream.WriteAsync(new Grpc.Reflection.V1Alpha.ServerReflectionRequest { ListServices = "" });
+        await call.RequestStream.WriteAsync(new Grpc.Reflection.V1Alpha.ServerReflectionRequest { FileContainingSymbol = "dapr.proto.runtime.v1.Dapr" });
+        await call.RequestStream.CompleteAsync();
+        List<string> services = [], methods = [];
+        await foreach (var answer in call.ResponseStream.ReadAllAsync())
+        {
+            services.AddRange(answer.ListServicesResponse?.Service.Select(s => s.Name) ?? []);
+            methods.AddRange(MethodsOf(answer.FileDescriptorResponse?.FileDescriptorProto));
+        }
+        return (services, methods);
+    }
+
+    /// <summary>The method names of the Dapr service in serialized FileDescriptorProtos.</summary>
+    private static IEnumerable<string> MethodsOf(IEnumerable<Google.Protobuf.ByteString>? files) =>
+        (files ?? []).Select(Google.Protobuf.Reflection.FileDescriptorProto.Parser.ParseFrom)
+            .Where(file => file.Package == "dapr.proto.runtime.v1")
+            .SelectMany(file => file.Service.Where(s => s.Name == "Dapr").SelectMany(s => s.Method.Select(m => m.Name)));
 }

@@ -15,9 +15,12 @@ public static class TrackingApi
     /// <summary>The header the gateway puts the write key's source name in.</summary>
     public const string SourceHeader = "X-Source";
 
+    /// <summary>The concurrency limit on every tracking route (<see cref="CollectorOptions.MaxConcurrentRequests"/>).</summary>
+    public const string OverloadPolicy = "ingestion";
+
     public static IEndpointRouteBuilder MapTrackingApiV1(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/v1").WithTags("Tracking");
+        var api = app.MapGroup("/v1").WithTags("Tracking").RequireRateLimiting(OverloadPolicy);
         foreach (var path in new[] { "track", "identify", "page", "screen", "group", "alias", "t", "i", "p", "s", "g", "a" })
         {
             var type = SegmentRequestReader.TypeOfPath(path)!;
@@ -84,6 +87,24 @@ public static class TrackingApi
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    /// <summary>
+    /// A request over the collector's limits: 503 with Retry-After, answered before its body is read, so shedding
+    /// costs next to nothing and nothing of it was accepted.
+    /// </summary>
+    public static Task ShedAsync(HttpContext context)
+    {
+        var services = context.RequestServices.GetRequiredService<TrackingServices>();
+        var options = services.Options.Value;
+        var endpointType = context.GetEndpoint()?.Metadata.GetMetadata<IEndpointNameMetadata>()?.EndpointName ?? "unknown";
+        var problem = new RequestProblem(ProblemKind.Overloaded, "The collector is at its limits",
+            $"{options.MaxConcurrentRequests} requests are being handled and {options.MaxQueuedRequests} are waiting "
+            + $"(Collector:MaxConcurrentRequests, Collector:MaxQueuedRequests); nothing of this request was accepted. Retry after {options.OverloadRetryAfterSeconds} s.",
+            [new FieldError("Collector:MaxConcurrentRequests", $"at most {options.MaxConcurrentRequests} requests at once, {options.MaxQueuedRequests} waiting")]);
+        services.Metrics.Rejected(endpointType, problem.Reason);
+        context.Response.Headers.RetryAfter = options.OverloadRetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Problem(problem).ExecuteAsync(context);
     }
 
     /// <summary>Reads at most <paramref name="max"/> bytes: one more than the limit is enough to know it was exceeded.</summary>

@@ -1,4 +1,7 @@
 using System.Text.Json;
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.Options;
 using System.Text.Json.Serialization.Metadata;
 using Personalization.Collector.Apis;
 using Personalization.Collector.Model;
@@ -26,6 +29,15 @@ internal static class Extensions
         builder.Services.ConfigureHttpJsonOptions(json =>
             json.SerializerOptions.TypeInfoResolverChain.Insert(0, CollectorJsonContext.Default));
         builder.Services.AddRequestDecompression();
+        builder.Services.AddRateLimiter(limiter => limiter.OnRejected = (rejected, _) =>
+            new ValueTask(TrackingApi.ShedAsync(rejected.HttpContext)));
+        builder.Services.AddOptions<RateLimiterOptions>().Configure<IOptions<CollectorOptions>>((limiter, collector) =>
+            limiter.AddConcurrencyLimiter(TrackingApi.OverloadPolicy, concurrency =>
+            {
+                concurrency.PermitLimit = collector.Value.MaxConcurrentRequests;
+                concurrency.QueueLimit = collector.Value.MaxQueuedRequests;
+                concurrency.QueueProcessingOrder = QueueProcessingOrder.OldestFirst;
+            }));
 
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<CollectorMetrics>();

@@ -26,4 +26,20 @@ public sealed class CollectorOptions
     /// <summary>The Retry-After the collector answers with when the broker or state store is unavailable.</summary>
     [Range(1, 3600)]
     public int RetryAfterSeconds { get; set; } = 5;
+
+    /// <summary>
+    /// Tracking requests one collector handles at once. With these and <see cref="MaxQueuedRequests"/> busy, a further
+    /// request is answered 503 with Retry-After at once instead of waiting: the bound on the collector's memory (each
+    /// request holds at most <see cref="MaxBatchBytes"/>) and on how long an accepted request can take.
+    /// </summary>
+    [Range(1, 100_000)]
+    public int MaxConcurrentRequests { get; set; } = 32;
+
+    /// <summary>Tracking requests that may wait for one of the <see cref="MaxConcurrentRequests"/> slots.</summary>
+    [Range(0, 100_000)]
+    public int MaxQueuedRequests { get; set; } = 32;
+
+    /// <summary>The Retry-After of a request shed because the collector is at its limits.</summary>
+    [Range(1, 3600)]
+    public int OverloadRetryAfterSeconds { get; set; } = 1;
 }

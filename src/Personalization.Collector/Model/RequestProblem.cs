@@ -17,6 +17,7 @@ public enum ProblemKind
     EventTooLarge,
     BatchTooLarge,
     Unavailable,
+    Overloaded,
 }
 
 /// <summary>Why a request was refused: a problem+json answer without any HTTP in it.</summary>
@@ -32,10 +33,11 @@ public sealed record RequestProblem(ProblemKind Kind, string Title, string Detai
         ProblemKind.EventTooLarge => "event-too-large",
         ProblemKind.BatchTooLarge => "batch-too-large",
         ProblemKind.Unavailable => "unavailable",
+        ProblemKind.Overloaded => "overloaded",
         _ => throw new ArgumentOutOfRangeException(nameof(Kind), Kind, null),
     };
 
-    public int Status => Kind == ProblemKind.Unavailable ? 503 : 400;
+    public int Status => Kind is ProblemKind.Unavailable or ProblemKind.Overloaded ? 503 : 400;
 
     /// <summary>The short tag metrics use for the kind.</summary>
     public string Reason => Type[TypePrefix.Length..];

@@ -1,0 +1,79 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json.Nodes;
+using Aspire.Hosting.Testing;
+
+namespace Personalization.EndToEndTests;
+
+/// <summary>
+/// A burst far past what the collector handles at once is shed with 503 + Retry-After through the gateway (not queued
+/// without bound), and a client that retries as Segment SDKs do still has every event counted exactly once.
+/// </summary>
+[Collection(PlatformCollection.Name)]
+public sealed class OverloadTests(PlatformFixture platform)
+{
+    private const int Burst = 240;
+    private const int EventsPerBatch = 5;
+
+    [Fact]
+    public async Task ABurstPastTheCollectorsLimitsIsShedWith503AndRetriedBatchesCountExactlyOnce()
+    {
+        using var http = new HttpClient { BaseAddress = platform.App.GetEndpoint("gateway", "http"), Timeout = TimeSpan.FromSeconds(60) };
+        var user = $"overload-{Guid.NewGuid():N}";
+        var shed = 0;
+        var retryAfterMissing = 0;
+        var otherProblems = new List<string>();
+
+        await Task.WhenAll(Enumerable.Range(0, Burst).Select(async b =>
+        {
+            var deadline = DateTime.UtcNow.AddMinutes(3);
+            while (true)
+            {
+                using var response = await PostAsync(http, user, b);
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    return;
+                }
+                var body = await response.Content.ReadAsStringAsync();
+                if (response.StatusCode == HttpStatusCode.ServiceUnavailable && body.Contains("problem:overloaded", StringComparison.Ordinal))
+                {
+                    Interlocked.Increment(ref shed);
+                    if (response.Headers.RetryAfter?.Delta is not { } retryAfter)
+                    {
+                        Interlocked.Increment(ref retryAfterMissing);
+                        retryAfter = TimeSpan.FromSeconds(1);
+                    }
+                    Assert.True(DateTime.UtcNow < deadline, $"batch {b} still shed after 3 minutes");
+                    // Spread the retries as SDKs do (Retry-After plus jitter), else they all come back at once.
+                    await Task.Delay(retryAfter + TimeSpan.FromMilliseconds(Random.Shared.Next(0, 1000)));
+                    continue;
+                }
+                lock (otherProblems)
+                {
+                    otherProblems.Add($"{(int)response.StatusCode}: {body}");
+                }
+                return;
+            }
+        }));
+
+        Assert.Empty(otherProblems);
+        Assert.True(shed > 0, $"none of {Burst} concurrent batches was shed: the collector queued them all");
+        Assert.Equal(0, retryAfterMissing);
+
+        using var gateway = new GatewayClient(platform.App);
+        var profile = await gateway.WaitForProfileAsync(user, p => p.Count("Burst") >= Burst * EventsPerBatch, TimeSpan.FromMinutes(2));
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        profile = (await gateway.GetProfileAsync(user))!;
+        Assert.Equal(Burst * EventsPerBatch, profile.Count("Burst"));
+    }
+
+    private static Task<HttpResponseMessage> PostAsync(HttpClient http, string user, int b)
+    {
+        var events = new JsonArray([.. Enumerable.Range(0, EventsPerBatch).Select(i => (JsonNode)Events.Track(user, "Burst", $"{user}-{b}-{i}"))]);
+        var request = new HttpRequestMessage(HttpMethod.Post, "/v1/batch") { Content = JsonContent.Create(new JsonObject { ["batch"] = events }) };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(GatewayClient.WriteKey + ":")));
+        return http.SendAsync(request);
+    }
+}
