@@ -86,7 +86,7 @@ public static class InfrastructureExtensions
             ?? throw Missing("epmd (Erlang)", "apt-get install -y rabbitmq-server");
 
         var data = options.DataDirectory;
-        Directory.CreateDirectory(data);
+        DataFolders.EnsureUsable(data);
         // The PostgreSQL server runs as its own user when we are root; it must be able to reach its folder.
         if (!OperatingSystem.IsWindows())
         {
@@ -99,6 +99,7 @@ public static class InfrastructureExtensions
         var redisPassword = builder.AddParameter("redis-password", new GenerateParameterDefault { MinLength = 24, Special = false }, secret: true);
         var redis = builder.AddResource(new LocalRedisResource(RedisName, redisServer, data, redisPassword.Resource))
             .WithLoopbackEndpoint()
+            .WithAnnotation(new DataFolderAnnotation(Path.Combine(data, "appendonlydir")))
             .WithArgs(context =>
             {
                 var endpoint = ((LocalRedisResource)context.Resource).Endpoint;
@@ -110,11 +111,13 @@ public static class InfrastructureExtensions
 
         // PostgreSQL: the durable record. It refuses to run as root, so as root it runs as 'postgres'.
         var postgresData = Path.Combine(data, "postgres");
+        DataFolders.EnsurePostgresUsable(postgresData, postgresBin);
         var runAs = Environment.UserName == "root" ? "postgres" : null;
         // PostgreSQL writes every log line, routine ones included, to stderr, which the dashboard shows as errors: a
         // shell that replaces itself with the server (exec, same process) sends them to stdout instead.
         var postgres = builder.AddResource(new LocalPostgresResource(PostgresName, "/bin/sh", data))
             .WithLoopbackEndpoint()
+            .WithAnnotation(new DataFolderAnnotation(postgresData))
             .WithArgs(context =>
             {
                 var endpoint = ((LocalPostgresResource)context.Resource).Endpoint;
@@ -141,6 +144,7 @@ public static class InfrastructureExtensions
         var epmdResource = builder.AddExecutable($"{RabbitMqName}-epmd", epmd, data, "-port", epmdPort.ToString(CultureInfo.InvariantCulture));
         var rabbitMq = builder.AddResource(new LocalRabbitMqResource(RabbitMqName, rabbitMqServer, data))
             .WithLoopbackEndpoint()
+            .WithAnnotation(new DataFolderAnnotation(rabbitData))
             .WithEnvironment(context =>
             {
                 var resource = (LocalRabbitMqResource)context.Resource;

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Personalization.AppHost.Infrastructure;
 
 namespace Personalization.AppHost.Supervision;
 
@@ -28,7 +29,7 @@ public sealed partial class ProcessSupervisor(
     ResourceCommandService commands,
     IConfiguration configuration,
     IHostApplicationLifetime lifetime,
-    ILogger<ProcessSupervisor> logger) : BackgroundService
+    ILogger<ProcessSupervisor> logger) : BackgroundService, IHostedLifecycleService
 {
     public static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
     public static readonly TimeSpan StableAfter = TimeSpan.FromMinutes(1);
@@ -47,6 +48,21 @@ public sealed partial class ProcessSupervisor(
 
     /// <summary>Processes of the platform: services, sidecars and local servers (not parameters or databases).</summary>
     private static bool IsProcess(IResource resource) => resource is ProjectResource or ExecutableResource;
+
+    /// <summary>
+    /// Starts watching before any hosted service starts: the orchestrator's own start does not return until every
+    /// resource it waits for is up, so a server that fails at every start would otherwise never be reported.
+    /// </summary>
+    public Task StartingAsync(CancellationToken cancellationToken) => base.StartAsync(cancellationToken);
+
+    /// <summary>Already started in <see cref="StartingAsync"/>.</summary>
+    public override Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -85,6 +101,11 @@ public sealed partial class ProcessSupervisor(
                 var backoff = TimeSpan.FromSeconds(Math.Min(MaxBackoff.TotalSeconds, Math.Pow(2, supervised.Restarts)));
                 supervised.Restarts++;
                 LogRestarting(logger, change.Resource.Name, state!, change.Snapshot.ExitCode, lines, backoff.TotalSeconds, supervised.Restarts);
+                // A server that fails again and again right after starting may be refusing its own data.
+                if (supervised.Restarts >= 2 && change.Resource.Annotations.OfType<DataFolderAnnotation>().FirstOrDefault() is { } data)
+                {
+                    LogDataFolderHint(logger, change.Resource.Name, supervised.Restarts, data.Path);
+                }
                 supervised.Restarting = true;
                 _ = RestartAsync(change.Resource, supervised, backoff, stoppingToken);
             }
@@ -181,6 +202,9 @@ public sealed partial class ProcessSupervisor(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "{Resource} {State} (exit code {ExitCode}) and is not restarted (Supervision:Restart=false). Its last lines:\n{Lines}")]
     private static partial void LogEnded(ILogger logger, string resource, string state, int? exitCode, string lines);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "{Resource} failed {Restarts} times in a row. If its last lines say its data is damaged or unreadable, stop the platform and reset that data (this deletes it): rm -rf '{Folder}'")]
+    private static partial void LogDataFolderHint(ILogger logger, string resource, int restarts, string folder);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "{Resource} could not be started again: {Reason}")]
     private static partial void LogRestartFailed(ILogger logger, string resource, string reason);

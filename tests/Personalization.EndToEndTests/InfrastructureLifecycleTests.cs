@@ -1,6 +1,10 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using Aspire.Hosting.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Personalization.EndToEndTests;
 
@@ -30,6 +34,85 @@ public sealed class InfrastructureLifecycleTests
         finally
         {
             Directory.Delete(dataDirectory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task AServerThatFailsAtEveryStartIsReportedWithTheCommandThatResetsItsData()
+    {
+        Prerequisites.EnsureLocalServersInstalled();
+        var data = Directory.CreateTempSubdirectory("personalization-corrupt-").FullName;
+        try
+        {
+            // Redis's append-only manifest names files that are not there: Redis refuses to start, every time.
+            var aof = Directory.CreateDirectory(Path.Combine(data, "appendonlydir")).FullName;
+            File.WriteAllText(Path.Combine(aof, "appendonly.aof.manifest"),
+                "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n");
+            var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Personalization_AppHost>(
+                ["Infrastructure:Mode=local", $"Infrastructure:DataDirectory={data}"]);
+            var log = new CapturedLog();
+            builder.Services.AddLogging(logging => logging.AddProvider(log));
+            await using var app = await builder.BuildAsync();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+            // The whole platform: its start waits for Redis and does not finish while Redis is down; the report must
+            // come anyway.
+            var starting = app.StartAsync(timeout.Token);
+
+            var report = await log.WaitForAsync(line => line.Contains("redis failed 2 times in a row", StringComparison.Ordinal), timeout.Token);
+
+            Assert.Contains($"rm -rf '{aof}'", report);
+            Assert.Contains(log.Lines, line => line.Contains("redis Finished (exit code 1)", StringComparison.Ordinal) && line.Contains("appendonly", StringComparison.Ordinal));
+            await timeout.CancelAsync();
+            await starting.ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+        finally
+        {
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
+    /// <summary>Every log line of the AppHost, for tests that wait for what it reports.</summary>
+    private sealed class CapturedLog : ILoggerProvider, ILogger
+    {
+        private readonly ConcurrentQueue<string> _lines = new();
+
+        public IReadOnlyCollection<string> Lines => _lines;
+
+        public async Task<string> WaitForAsync(Func<string, bool> match, CancellationToken cancellationToken)
+        {
+            while (true)
+            {
+                if (_lines.FirstOrDefault(match) is { } line)
+                {
+                    return line;
+                }
+                try
+                {
+                    await Task.Delay(250, cancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    Assert.Fail($"never logged; the last lines: {string.Join(Environment.NewLine, _lines.TakeLast(20))}");
+                }
+            }
+        }
+
+        public ILogger CreateLogger(string categoryName) => this;
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (IsEnabled(logLevel))
+            {
+                _lines.Enqueue(formatter(state, exception));
+            }
+        }
+
+        public void Dispose()
+        {
         }
     }
 
@@ -124,6 +207,55 @@ public sealed class AppHostMisconfigurationTests
 
         Assert.Equal(2, result.ExitCode);
         Assert.Contains($"Gateway port {port} is already in use", result.StandardError);
+    }
+
+    [Fact]
+    public async Task ADataFolderThatCannotBeUsedFailsFastNamingTheSetting()
+    {
+        // A file where the folder should be: unusable even for root, whom permission bits do not stop.
+        var file = Path.GetTempFileName();
+        try
+        {
+            var result = await AppHostProcess.RunAsync(new()
+            {
+                ["Infrastructure__Mode"] = "local",
+                ["Infrastructure__DataDirectory"] = file,
+            });
+
+            Assert.Equal(2, result.ExitCode);
+            Assert.Contains($"The data folder '{file}' cannot be used", result.StandardError);
+            Assert.Contains("Infrastructure__DataDirectory=<folder>", result.StandardError);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public async Task ADamagedPostgresFolderFailsFastWithTheCommandThatResetsIt()
+    {
+        // What an interrupted first start leaves: PostgreSQL's folder with some files and no PG_VERSION.
+        var data = Directory.CreateTempSubdirectory("personalization-damaged-").FullName;
+        try
+        {
+            var postgres = Directory.CreateDirectory(Path.Combine(data, "postgres")).FullName;
+            File.WriteAllText(Path.Combine(postgres, "postgresql.conf"), "# half-written\n");
+
+            var result = await AppHostProcess.RunAsync(new()
+            {
+                ["Infrastructure__Mode"] = "local",
+                ["Infrastructure__DataDirectory"] = data,
+            });
+
+            Assert.Equal(2, result.ExitCode);
+            Assert.Contains("is damaged: it has no PG_VERSION", result.StandardError);
+            Assert.Contains($"rm -rf '{postgres}'", result.StandardError);
+        }
+        finally
+        {
+            Directory.Delete(data, recursive: true);
+        }
     }
 
     [Fact]
