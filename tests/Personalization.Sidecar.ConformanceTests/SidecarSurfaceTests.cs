@@ -108,12 +108,12 @@ public sealed class SidecarSurfaceTests(InfrastructureFixture infra, SurfaceSide
     }
 
     [Theory]
-    [InlineData("v1")]
-    [InlineData("v1alpha")]
-    public async Task ReflectionListsTheDaprServiceAndItsMethods(string version)
+    [InlineData("grpc.reflection.v1.ServerReflection")]
+    [InlineData("grpc.reflection.v1alpha.ServerReflection")]
+    public async Task ReflectionListsTheDaprServiceAndItsMethods(string reflectionService)
     {
         using var channel = Grpc.Net.Client.GrpcChannel.ForAddress($"http://127.0.0.1:{fixture.Sidecar.GrpcPort}");
-        var (services, methods) = version == "v1" ? await ReflectV1Async(channel) : await ReflectV1AlphaAsync(channel);
+        var (services, methods) = await ReflectAsync(channel, reflectionService);
 
         Assert.Contains("dapr.proto.runtime.v1.Dapr", services);
         Assert.Contains("BulkPublishEvent", methods);
@@ -132,26 +132,19 @@ public sealed class SidecarSurfaceTests(InfrastructureFixture infra, SurfaceSide
         Assert.IsType<Grpc.Core.RpcException>(error.InnerException);
     }
 
-    private static async Task<(List<string> Services, List<string> Methods)> ReflectV1Async(Grpc.Net.Client.GrpcChannel channel)
+    /// <summary>
+    /// Lists the services and asks for the file of the Dapr service. v1 and v1alpha have the same messages on the wire
+    /// (only the service name differs), so v1's types serve both.
+    /// </summary>
+    private static async Task<(List<string> Services, List<string> Methods)> ReflectAsync(Grpc.Net.Client.GrpcChannel channel, string reflectionService)
     {
-        using var call = new Grpc.Reflection.V1.ServerReflection.ServerReflectionClient(channel).ServerReflectionInfo();
+        var method = new Method<Grpc.Reflection.V1.ServerReflectionRequest, Grpc.Reflection.V1.ServerReflectionResponse>(
+            MethodType.DuplexStreaming, reflectionService, "ServerReflectionInfo",
+            Marshallers.Create(r => Google.Protobuf.MessageExtensions.ToByteArray(r), Grpc.Reflection.V1.ServerReflectionRequest.Parser.ParseFrom),
+            Marshallers.Create(r => Google.Protobuf.MessageExtensions.ToByteArray(r), Grpc.Reflection.V1.ServerReflectionResponse.Parser.ParseFrom));
+        using var call = channel.CreateCallInvoker().AsyncDuplexStreamingCall(method, null, new CallOptions());
         await call.RequestStream.WriteAsync(new Grpc.Reflection.V1.ServerReflectionRequest { ListServices = "" });
         await call.RequestStream.WriteAsync(new Grpc.Reflection.V1.ServerReflectionRequest { FileContainingSymbol = "dapr.proto.runtime.v1.Dapr" });
-        await call.RequestStream.CompleteAsync();
-        List<string> services = [], methods = [];
-        await foreach (var answer in call.ResponseStream.ReadAllAsync())
-        {
-            services.AddRange(answer.ListServicesResponse?.Service.Select(s => s.Name) ?? []);
-            methods.AddRange(MethodsOf(answer.FileDescriptorResponse?.FileDescriptorProto));
-        }
-        return (services, methods);
-    }
-
-    private static async Task<(List<string> Services, List<string> Methods)> ReflectV1AlphaAsync(Grpc.Net.Client.GrpcChannel channel)
-    {
-        using var call = new Grpc.Reflection.V1Alpha.ServerReflection.ServerReflectionClient(channel).ServerReflectionInfo();
-        await call.RequestStream.WriteAsync(new Grpc.Reflection.V1Alpha.ServerReflectionRequest { ListServices = "" });
-        await call.RequestStream.WriteAsync(new Grpc.Reflection.V1Alpha.ServerReflectionRequest { FileContainingSymbol = "dapr.proto.runtime.v1.Dapr" });
         await call.RequestStream.CompleteAsync();
         List<string> services = [], methods = [];
         await foreach (var answer in call.ResponseStream.ReadAllAsync())
