@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
 using Aspire.Hosting;
@@ -117,9 +115,7 @@ public sealed class FaultSuiteTests(PlatformFixture platform, FaultReport report
         var deadline = DateTime.UtcNow.AddMinutes(3);
         while (true)
         {
-            var events = new JsonArray([.. Enumerable.Range(0, EventsPerBatch).Select(i => (JsonNode)Events.Track(user, EventName, $"{user}-{b}-{i}"))]);
-            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/batch") { Content = JsonContent.Create(new JsonObject { ["batch"] = events }) };
-            request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(GatewayClient.WriteKey + ":")));
+            using var request = GatewayClient.BatchRequest(Enumerable.Range(0, EventsPerBatch).Select(i => Events.Track(user, EventName, $"{user}-{b}-{i}")));
             string status;
             TimeSpan wait = TimeSpan.FromMilliseconds(500);
             try
@@ -205,8 +201,7 @@ public sealed class FaultSuiteTests(PlatformFixture platform, FaultReport report
 
     private static async Task<long?> ReadCountAsync(HttpClient http, string user)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, $"/v1/profiles/{user}");
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", GatewayClient.ReadKey);
+        using var request = GatewayClient.ProfileRequest(user);
         try
         {
             using var response = await http.SendAsync(request);

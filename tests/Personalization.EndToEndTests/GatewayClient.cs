@@ -19,10 +19,25 @@ public sealed class GatewayClient(DistributedApplication app) : IDisposable
     /// <summary>POST /v1/batch with the write key as HTTP Basic user name, as Segment SDKs send it.</summary>
     public async Task<HttpResponseMessage> SendBatchAsync(params JsonObject[] events)
     {
-        var body = new JsonObject { ["batch"] = new JsonArray(events.Select(e => (JsonNode)e.DeepClone()).ToArray()), ["sentAt"] = DateTimeOffset.UtcNow.ToString("O") };
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/batch") { Content = JsonContent.Create(body) };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(WriteKey + ":")));
+        using var request = BatchRequest(events);
         return await _http.SendAsync(request);
+    }
+
+    /// <summary>A <c>POST /v1/batch</c> of <paramref name="events"/>, for tests that send with their own HttpClient.</summary>
+    public static HttpRequestMessage BatchRequest(IEnumerable<JsonObject> events)
+    {
+        var body = new JsonObject { ["batch"] = new JsonArray(events.Select(e => (JsonNode)e.DeepClone()).ToArray()), ["sentAt"] = DateTimeOffset.UtcNow.ToString("O") };
+        var request = new HttpRequestMessage(HttpMethod.Post, "/v1/batch") { Content = JsonContent.Create(body) };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(WriteKey + ":")));
+        return request;
+    }
+
+    /// <summary>A <c>GET /v1/profiles/{id}</c> with the read key.</summary>
+    public static HttpRequestMessage ProfileRequest(string userId)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, $"/v1/profiles/{userId}");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", ReadKey);
+        return request;
     }
 
     public async Task SendAcceptedAsync(params JsonObject[] events)
@@ -43,8 +58,7 @@ public sealed class GatewayClient(DistributedApplication app) : IDisposable
     /// <summary>GET /v1/profiles/{id} with the read key; null on 404.</summary>
     public async Task<JsonObject?> GetProfileAsync(string userId)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, $"/v1/profiles/{userId}");
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", ReadKey);
+        using var request = ProfileRequest(userId);
         using var response = await _http.SendAsync(request);
         if (response.StatusCode == HttpStatusCode.NotFound)
         {

@@ -1,8 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
-using System.Text;
-using System.Text.Json.Nodes;
 using Aspire.Hosting.Testing;
 
 namespace Personalization.EndToEndTests;
@@ -31,7 +27,8 @@ public sealed class OverloadTests(PlatformFixture platform)
             var deadline = DateTime.UtcNow.AddMinutes(3);
             while (true)
             {
-                using var response = await PostAsync(http, user, b);
+                using var request = GatewayClient.BatchRequest(Enumerable.Range(0, EventsPerBatch).Select(i => Events.Track(user, "Burst", $"{user}-{b}-{i}")));
+                using var response = await http.SendAsync(request);
                 if (response.StatusCode == HttpStatusCode.OK)
                 {
                     return;
@@ -67,13 +64,5 @@ public sealed class OverloadTests(PlatformFixture platform)
         await Task.Delay(TimeSpan.FromSeconds(2));
         profile = (await gateway.GetProfileAsync(user))!;
         Assert.Equal(Burst * EventsPerBatch, profile.Count("Burst"));
-    }
-
-    private static Task<HttpResponseMessage> PostAsync(HttpClient http, string user, int b)
-    {
-        var events = new JsonArray([.. Enumerable.Range(0, EventsPerBatch).Select(i => (JsonNode)Events.Track(user, "Burst", $"{user}-{b}-{i}"))]);
-        var request = new HttpRequestMessage(HttpMethod.Post, "/v1/batch") { Content = JsonContent.Create(new JsonObject { ["batch"] = events }) };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(GatewayClient.WriteKey + ":")));
-        return http.SendAsync(request);
     }
 }

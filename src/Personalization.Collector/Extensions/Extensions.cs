@@ -1,8 +1,8 @@
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
-using System.Text.Json.Serialization.Metadata;
 using Personalization.Collector.Apis;
 using Personalization.Collector.Model;
 
