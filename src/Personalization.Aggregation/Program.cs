@@ -13,4 +13,5 @@ app.MapSubscribeHandler();
 app.MapDefaultEndpoints();
 app.MapOpenApi();
 app.MapEventSubscription<EnrichedEvent, ProfileAggregator>(EventTopics.Enriched);
+app.MapPersonalizationWithdrawal(userId => [StateKeys.Profile(userId)]);
 app.Run();

@@ -15,5 +15,6 @@ app.MapSubscribeHandler();
 app.MapDefaultEndpoints();
 app.MapOpenApi();
 app.MapConsentApiV1();
+app.MapPrivacyApiV1();
 app.MapEventSubscription<CollectedEvent, ConsentFilter>(EventTopics.Collected);
 app.Run();

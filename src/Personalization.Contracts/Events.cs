@@ -47,6 +47,16 @@ public sealed record CollectedEvent
     public DateTimeOffset? OriginalTimestamp { get; init; }
     /// <summary>The write key's source name; not part of Segment's payload, set by the collector.</summary>
     public string? Source { get; init; }
+    /// <summary>
+    /// Opt-out signals the request carried (<see cref="PrivacySignals"/>: <c>Sec-GPC: 1</c>, <c>DNT: 1</c>); set by the
+    /// collector from the request's headers, never from the payload.
+    /// </summary>
+    public IReadOnlyList<string>? Signals { get; init; }
+    /// <summary>
+    /// The purposes consent found granted for this event when it let it through (those the event needs, and those every
+    /// profile needs); set by the consent service. Later stages drop the event when one of them has been revoked since.
+    /// </summary>
+    public IReadOnlyList<string>? Purposes { get; init; }
 
     /// <summary>Whose profile this event belongs to: the user id when known, else the anonymous id.</summary>
     public string ProfileId => UserId ?? AnonymousId ?? throw new InvalidOperationException($"Event {MessageId} has neither userId nor anonymousId");
@@ -84,5 +94,11 @@ public sealed record ProfileUpdateBatch(IReadOnlyList<ProfileUpdated> Profiles);
 /// <summary>Published on <see cref="Topics.ConsentChanged"/> when a user's consent changes.</summary>
 public sealed record ConsentChanged(string UserId, IReadOnlyDictionary<string, bool> Purposes, DateTimeOffset ChangedAt);
 
-/// <summary>Published on <see cref="Topics.ErasureRequested"/>: every service forgets this user.</summary>
-public sealed record ErasureRequested(string UserId, string RequestId, DateTimeOffset RequestedAt);
+/// <summary>Opt-out signals a request can carry, as <see cref="CollectedEvent.Signals"/> names them.</summary>
+public static class PrivacySignals
+{
+    /// <summary>Global Privacy Control: <c>Sec-GPC: 1</c>.</summary>
+    public const string Gpc = "gpc";
+    /// <summary>Do Not Track: <c>DNT: 1</c>.</summary>
+    public const string Dnt = "dnt";
+}

@@ -48,8 +48,20 @@ public static class StateKeys
     /// <summary>The enrichment service's session of a profile (current session and recently seen message ids).</summary>
     public static string Session(string profileId) => $"session:{profileId}";
 
-    /// <summary>The aggregation service's marker that an event was folded into the profile (written with a TTL).</summary>
-    public static string Seen(string profileId, string messageId) => $"seen:{profileId}:{messageId}";
+    /// <summary>
+    /// The aggregation service's record of the events folded into a profile within the de-duplication window: one key
+    /// per profile (not per event), written with the profile, so erasure finds every message id of the user.
+    /// </summary>
+    public static string Seen(string profileId) => $"seen:{profileId}";
+
+    /// <summary>The collector's marker that a message id was accepted (written with a TTL; holds no user id).</summary>
+    public static string Dedupe(string messageId) => $"dedupe:{messageId}";
+
+    /// <summary>
+    /// The suppression marker of an erased user: keyed by a keyed hash of the id (<c>Privacy:HashKey</c>), never the id
+    /// itself. While it exists, every stage drops the user's events.
+    /// </summary>
+    public static string Suppressed(string userIdHash) => $"suppressed:{userIdHash}";
 }
 
 /// <summary>Consent purposes an event can need.</summary>

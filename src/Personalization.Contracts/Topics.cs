@@ -12,7 +12,6 @@ public static class Topics
     public const string ProfilesUpdated = "profiles.updated";
     public const string SegmentsChanged = "segments.changed";
     public const string ConsentChanged = "consent.changed";
-    public const string ErasureRequested = "privacy.erasure-requested";
 
     /// <summary>Dead-letter topic of a topic: where messages go after their last failed delivery.</summary>
     public static string DeadLetterOf(string topic) => topic + ".dead-letter";

@@ -13,4 +13,5 @@ app.MapSubscribeHandler();
 app.MapDefaultEndpoints();
 app.MapOpenApi();
 app.MapEventSubscription<CollectedEvent, EventEnricher>(EventTopics.Consented);
+app.MapPersonalizationWithdrawal(userId => [StateKeys.Session(userId)]);
 app.Run();

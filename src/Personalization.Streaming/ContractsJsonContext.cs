@@ -16,7 +16,6 @@ namespace Personalization.Streaming;
 [JsonSerializable(typeof(ProfileUpdateBatch))]
 [JsonSerializable(typeof(ConsentState))]
 [JsonSerializable(typeof(ConsentChanged))]
-[JsonSerializable(typeof(ErasureRequested))]
 [JsonSerializable(typeof(BulkAnswer))]
 [JsonSerializable(typeof(JsonElement))]
 public sealed partial class ContractsJsonContext : JsonSerializerContext

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Dapr;
 using Dapr.AspNetCore;
+using Dapr.Client;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -41,12 +42,13 @@ public static class EventSubscriptions
     };
 
     /// <summary>
-    /// The telemetry every consuming service needs, and its DaprClient and HTTP JSON: the service's own generated
+    /// The telemetry every consuming service needs, the <see cref="UserIdHasher"/> its privacy checks use, and its DaprClient and HTTP JSON: the service's own generated
     /// types (<paramref name="own"/>), then the contracts', then reflection for anything else.
     /// </summary>
     public static IHostApplicationBuilder AddEventStreaming(this IHostApplicationBuilder builder, IJsonTypeInfoResolver? own = null)
     {
         builder.Services.AddSingleton<StreamingTelemetry>();
+        builder.Services.AddSingleton(sp => new UserIdHasher(sp.GetRequiredService<IConfiguration>()[UserIdHasher.ConfigurationKey] ?? ""));
         builder.Services.AddDaprClient(dapr => dapr.UseJsonSerializationOptions(ContractsJsonContext.OptionsWith(own)));
         builder.Services.ConfigureHttpJsonOptions(json =>
         {
@@ -72,8 +74,14 @@ public static class EventSubscriptions
             })
             .ExcludeFromDescription();
 
-        var deadLetterTopic = Topics.DeadLetterOf(topic.Name);
-        app.MapPost("/dead-letters/" + topic.Name.Replace('.', '-'), (HttpRequest request, StreamingTelemetry telemetry, ILogger<THandler> logger) =>
+        return app.MapDeadLetters<THandler>(topic.Name);
+    }
+
+    /// <summary>The subscription to a dead-letter topic: what lands there is counted and logged.</summary>
+    private static IEndpointRouteBuilder MapDeadLetters<TLogCategory>(this IEndpointRouteBuilder app, string topic)
+    {
+        var deadLetterTopic = Topics.DeadLetterOf(topic);
+        app.MapPost("/dead-letters/" + topic.Replace('.', '-'), (HttpRequest request, StreamingTelemetry telemetry, ILogger<TLogCategory> logger) =>
             {
                 telemetry.DeadLettered.Add(1, new KeyValuePair<string, object?>("topic", deadLetterTopic));
                 StreamingTelemetry.DeadLetter(logger, request.Headers["Cloudevent.id"].FirstOrDefault(), deadLetterTopic);
@@ -83,6 +91,27 @@ public static class EventSubscriptions
             .WithTopic(Topics.PubSub, deadLetterTopic)
             .ExcludeFromDescription();
         return app;
+    }
+
+    /// <summary>
+    /// Consumes <c>consent.changed</c> for a service that keeps data derived for personalization: when a user's
+    /// <see cref="Purposes.Personalization"/> is revoked, the keys <paramref name="derivedKeys"/> names for them are
+    /// deleted (and the stage's <see cref="ConsentCheck"/> keeps new ones from being made). Idempotent: a redelivery
+    /// deletes nothing more. A store that cannot be reached answers 500, so the message is retried.
+    /// </summary>
+    public static IEndpointRouteBuilder MapPersonalizationWithdrawal(this IEndpointRouteBuilder app, Func<string, IEnumerable<string>> derivedKeys)
+    {
+        app.MapPost("/" + Topics.ConsentChanged.Replace('.', '/'), async (ConsentChanged changed, DaprClient dapr, ILogger<ConsentChanged> logger, CancellationToken ct) =>
+            {
+                if (!changed.Purposes.TryGetValue(Purposes.Personalization, out var granted) || granted) return TypedResults.Ok();
+                var deletes = derivedKeys(changed.UserId).Select(key => new StateTransactionRequest(key, null, StateOperationType.Delete)).ToList();
+                await dapr.ExecuteStateTransactionAsync(StateKeys.Store, deletes, cancellationToken: ct);
+                StreamingTelemetry.PersonalizationWithdrawn(logger, deletes.Count);
+                return TypedResults.Ok();
+            })
+            .WithTopic(new TopicOptions { PubsubName = Topics.PubSub, Name = Topics.ConsentChanged, DeadLetterTopic = Topics.DeadLetterOf(Topics.ConsentChanged) })
+            .ExcludeFromDescription();
+        return app.MapDeadLetters<ConsentChanged>(Topics.ConsentChanged);
     }
 
     private static async Task<IResult> HandleAsync<T>(

@@ -37,6 +37,9 @@ public sealed partial class StreamingTelemetry : IDisposable
     [LoggerMessage(Level = LogLevel.Warning, Message = "Delivery of {Count} messages of {Topic} failed as a whole; every message is retried")]
     public static partial void DeliveryFailed(ILogger logger, int count, string topic, Exception error);
 
+    [LoggerMessage(Level = LogLevel.Information, Message = "Personalization revoked: {Count} keys of derived data deleted")]
+    public static partial void PersonalizationWithdrawn(ILogger logger, int count);
+
     [LoggerMessage(Level = LogLevel.Error, Message = "Message {CloudEventId} landed in dead-letter topic {Topic}")]
     public static partial void DeadLetter(ILogger logger, string? cloudEventId, string topic);
 }

@@ -47,7 +47,7 @@ public sealed class DeduplicationTests
     [Fact]
     public void MarkerKeysArePrefixed()
     {
-        Assert.Equal("dedupe:m-1", DedupeKeys.Marker("m-1"));
+        Assert.Equal("dedupe:m-1", StateKeys.Dedupe("m-1"));
     }
 
     [Fact]

@@ -34,4 +34,15 @@ public sealed class ConsentOptionsTests
         options.Defaults["analytics"] = (ConsentDefault)7;
         Assert.True(Validator.Validate(null, options).Failed);
     }
+
+    [Fact]
+    public void ASignalThatGrantsOrIsUnknownFailsValidationNamingIt()
+    {
+        var options = new ConsentOptions();
+        options.Signals["gpc"] = new() { ["marketing"] = true };
+        options.Signals["beacon"] = new() { ["marketing"] = false };
+        var failures = Validator.Validate(null, options).Failures!.ToList();
+        Assert.Contains(failures, f => f.Contains("Consent:Signals:gpc:marketing"));
+        Assert.Contains(failures, f => f.Contains("'beacon'"));
+    }
 }

@@ -128,4 +128,36 @@ public sealed class ConsentPolicyTests
         Assert.True(effective[Purposes.Marketing]);
         Assert.True(effective[Purposes.Personalization]);
     }
+
+    [Fact]
+    public void EveryEventAlsoNeedsTheProfilePurposesAndCarriesThem()
+    {
+        var decision = Policy().Decide(Event(), null);
+        Assert.True(decision.Allowed);
+        Assert.Equal([Purposes.Analytics, Purposes.Personalization], decision.Purposes);
+    }
+
+    [Fact]
+    public void RevokedPersonalizationStopsEventsThatOnlyNeedAnalytics()
+    {
+        var decision = Policy().Decide(Event(), Consent((Purposes.Analytics, true), (Purposes.Personalization, false)));
+        Assert.False(decision.Allowed);
+        Assert.Equal(Purposes.Personalization, decision.DeniedPurpose);
+    }
+
+    [Fact]
+    public void WithoutProfilePurposesAnEventNeedsOnlyItsOwn()
+    {
+        var decision = Policy(o => o.ProfilePurposes = []).Decide(Event(), Consent((Purposes.Personalization, false)));
+        Assert.True(decision.Allowed);
+        Assert.Equal([Purposes.Analytics], decision.Purposes);
+    }
+
+    [Fact]
+    public void SignalsDenyWhatTheyAreMappedTo()
+    {
+        var policy = Policy(o => o.Signals["gpc"] = new() { ["marketing"] = false, ["sale"] = false });
+        Assert.Equal(new Dictionary<string, bool> { ["marketing"] = false, ["sale"] = false }, policy.SignalDenials("gpc"));
+        Assert.Empty(policy.SignalDenials("dnt"));
+    }
 }

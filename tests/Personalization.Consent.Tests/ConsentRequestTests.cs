@@ -1,4 +1,5 @@
 using System.Text;
+using Personalization.Consent.Data;
 using Personalization.Consent.Model;
 using Personalization.Contracts;
 
@@ -59,11 +60,52 @@ public sealed class ConsentRequestTests
         var now = DateTimeOffset.UtcNow;
         var current = new ConsentState("u1", new Dictionary<string, bool> { ["analytics"] = true, ["marketing"] = true }, now.AddDays(-1));
         var request = Parse("""{"purposes":{"marketing":false,"research":true}}""", out _)!;
-        var next = request.ApplyTo(current, "u1", now);
+        var next = ConsentRecorder.Apply(current, "u1", request.Changes(new Dictionary<string, bool>()), now);
         Assert.True(next.Purposes["analytics"]);
         Assert.False(next.Purposes["marketing"]);
         Assert.True(next.Purposes["research"]);
         Assert.Equal(now, next.UpdatedAt);
+    }
+
+    [Fact]
+    public void ChangesCarryTheirSourceDefaultingToApi()
+    {
+        var changes = Parse("""{"purposes":{"analytics":true}}""", out _)!.Changes(new Dictionary<string, bool>());
+        Assert.Equal([new ConsentChange("analytics", true, "api")], changes);
+        changes = Parse("""{"purposes":{"analytics":false},"source":"cmp"}""", out _)!.Changes(new Dictionary<string, bool>());
+        Assert.Equal([new ConsentChange("analytics", false, "cmp")], changes);
+    }
+
+    [Fact]
+    public void DoNotSellDeniesItsMappedPurposesFromItsOwnSourceAndWinsOverTheSameBody()
+    {
+        var doNotSell = new Dictionary<string, bool> { ["marketing"] = false, ["sale"] = false };
+        var request = Parse("""{"purposes":{"marketing":true,"analytics":true},"doNotSellOrShare":true,"policyVersion":"v7"}""", out _)!;
+
+        var changes = request.Changes(doNotSell);
+
+        Assert.Equal("v7", request.PolicyVersion);
+        Assert.Equal(
+            [new ConsentChange("analytics", true, "api"), new ConsentChange("marketing", false, "do-not-sell"), new ConsentChange("sale", false, "do-not-sell")],
+            changes);
+    }
+
+    [Fact]
+    public void DoNotSellAloneNeedsNoPurposes()
+    {
+        var request = Parse("""{"doNotSellOrShare":true}""", out var error);
+        Assert.Null(error);
+        Assert.Equal([new ConsentChange("sale", false, "do-not-sell")], request!.Changes(new Dictionary<string, bool> { ["sale"] = false }));
+    }
+
+    [Theory]
+    [InlineData("""{"doNotSellOrShare":"yes"}""", "doNotSellOrShare")]
+    [InlineData("""{"purposes":{"a":true},"policyVersion":7}""", "policyVersion")]
+    [InlineData("""{"doNotSellOrShare":false}""", "purposes")]
+    public void BadPrivacyFieldsAreNamed(string body, string field)
+    {
+        Assert.Null(Parse(body, out var error));
+        Assert.Equal(field, error!.Field);
     }
 
     [Fact]

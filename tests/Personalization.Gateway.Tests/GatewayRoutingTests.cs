@@ -133,12 +133,32 @@ public sealed class GatewayRoutingTests(GatewayFixture fixture) : IClassFixture<
     }
 
     [Fact]
-    public async Task AdminRoutesAndErasureNeedAnAdminKey()
+    public async Task AdminRoutesErasureAndExportNeedAnAdminKey()
     {
         Assert.Equal(HttpStatusCode.Forbidden, (await Send(HttpMethod.Post, "/v1/admin/replay", Bearer(GatewayFixture.ReadKey))).StatusCode);
-        Assert.Equal(HttpStatusCode.Forbidden, (await Send(HttpMethod.Delete, "/v1/consent/u1", Basic(GatewayFixture.WriteKey))).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Post, "/v1/admin/replay", Bearer(GatewayFixture.AdminKey))).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Delete, "/v1/consent/u1", Bearer(GatewayFixture.AdminKey))).StatusCode);
+        foreach (var (method, path) in new[] { (HttpMethod.Delete, "/v1/profiles/u1"), (HttpMethod.Get, "/v1/profiles/u1/export"), (HttpMethod.Get, "/v1/privacy/erasures/e1") })
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, (await Send(method, path, Basic(GatewayFixture.WriteKey))).StatusCode);
+            Assert.Equal(HttpStatusCode.Forbidden, (await Send(method, path, Bearer(GatewayFixture.ReadKey))).StatusCode);
+            var response = await Send(method, path, Bearer(GatewayFixture.AdminKey));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            // Erasure, its status and export are the consent service's: it keeps the erasure log and the ledger.
+            var echo = await Json(response);
+            Assert.Equal("consent", echo.GetProperty("service").GetString());
+            Assert.StartsWith("admin:", echo.GetProperty("keyId").GetString());
+        }
+        // A profile read stays with profile-query and a read key.
+        Assert.Equal("profile-query", (await Json(await Send(HttpMethod.Get, "/v1/profiles/u1", Bearer(GatewayFixture.ReadKey)))).GetProperty("service").GetString());
+    }
+
+    [Fact]
+    public async Task TheKeyIdReachesTheServiceAndAClientCannotForgeIt()
+    {
+        var response = await Send(HttpMethod.Put, "/v1/consent/u1", Basic(GatewayFixture.WriteKey), """{"purposes":{"analytics":true}}""",
+            request => request.Headers.Add("X-Api-Key-Id", "admin:forged"));
+
+        Assert.Equal("write:" + GatewayFixture.Source, (await Json(response)).GetProperty("keyId").GetString());
     }
 
     [Fact]

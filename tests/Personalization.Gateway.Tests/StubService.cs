@@ -37,6 +37,7 @@ public sealed class StubService : IAsyncDisposable
                 ["method"] = context.Request.Method,
                 ["path"] = context.Request.Path.Value,
                 ["source"] = context.Request.Headers["X-Source"].ToString(),
+                ["keyId"] = context.Request.Headers["X-Api-Key-Id"].ToString(),
                 ["requestId"] = context.Request.Headers["X-Request-Id"].ToString(),
                 ["authorization"] = context.Request.Headers.Authorization.ToString(),
                 ["writeKey"] = context.Request.Headers["X-Write-Key"].ToString(),

@@ -6,5 +6,5 @@ namespace Personalization.Aggregation.Extensions;
 
 /// <summary>Source-generated JSON for the aggregation service's own state; the contracts' come from <c>ContractsJsonContext</c>.</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
-[JsonSerializable(typeof(SeenMarker))]
+[JsonSerializable(typeof(SeenSet))]
 public sealed partial class AggregationJsonContext : JsonSerializerContext;

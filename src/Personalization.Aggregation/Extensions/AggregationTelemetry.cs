@@ -16,13 +16,15 @@ public sealed partial class AggregationTelemetry : IDisposable
         _meter = meters.Create(Name);
         Freshness = _meter.CreateHistogram<double>("aggregation.freshness", "ms", "From the collector receiving an event to its profile being written");
         Folded = _meter.CreateCounter<long>("aggregation.events.folded", "{event}", "Events folded into a profile, per event type");
-        Duplicates = _meter.CreateCounter<long>("aggregation.events.duplicates", "{event}", "Redelivered events skipped because their seen-marker exists");
+        Duplicates = _meter.CreateCounter<long>("aggregation.events.duplicates", "{event}", "Redelivered events skipped because the profile has folded them already");
+        Withheld = _meter.CreateCounter<long>("aggregation.events.withheld", "{event}", "Events not folded: their user was erased, or a purpose they relied on was revoked after consent let them through; per reason");
         Conflicts = _meter.CreateCounter<long>("aggregation.profile.conflicts", "{conflict}", "Profile writes that lost an etag race and were redone");
     }
 
     public Histogram<double> Freshness { get; }
     public Counter<long> Folded { get; }
     public Counter<long> Duplicates { get; }
+    public Counter<long> Withheld { get; }
     public Counter<long> Conflicts { get; }
 
     public void Dispose() => _meter.Dispose();

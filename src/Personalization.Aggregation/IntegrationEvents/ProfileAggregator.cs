@@ -12,24 +12,27 @@ namespace Personalization.Aggregation.IntegrationEvents;
 /// <summary>
 /// <c>events.enriched</c> → the profiles in the state store, then one <see cref="ProfileUpdateBatch"/> on
 /// <c>profiles.updated</c>.
-/// <para>Exactly-once in effect: per delivery, one bulk get reads every profile in it (with its etag) and the
-/// seen-marker of every event (<c>seen:{profileId}:{messageId}</c>). An event with a marker, or seen earlier in the
-/// same delivery, was folded already and is skipped. Each profile's other events are folded in (see
-/// <see cref="ProfileFolder"/>: order does not matter) and one transaction writes every changed profile, guarded by its
-/// etag (first-write when new), together with the markers of the events folded into it (TTL
-/// <c>Aggregation:DeduplicationWindow</c>): a profile and its markers are written together or not at all. A conflict
+/// <para>Exactly-once in effect: per delivery, one bulk get reads every profile in it (with its etag), its
+/// <see cref="SeenSet"/> (<c>seen:{profileId}</c>), its consent and its suppression marker. An event in the seen set,
+/// or seen earlier in the same delivery, was folded already and is skipped; an event whose user was erased, or that
+/// relied on a purpose revoked since consent let it through, is withheld (<see cref="ConsentCheck"/>). Each profile's
+/// other events are folded in (see <see cref="ProfileFolder"/>: order does not matter) and one transaction writes every
+/// changed profile, guarded by its etag (first-write when new), together with its seen set (TTL
+/// <c>Aggregation:DeduplicationWindow</c>): a profile and its seen set are written together or not at all. A conflict
 /// (another replica wrote a profile meanwhile) redoes the profiles one by one (<see cref="StateBatch"/>); a message is
 /// retried alone when one of its profiles could not be written. A profile whose events were all seen before is
 /// announced again, since the first announcement may be what failed.</para>
 /// </summary>
 public sealed class ProfileAggregator(
-    DaprClient dapr, IOptions<AggregationOptions> options, TimeProvider clock, AggregationTelemetry telemetry) : IEventBatchHandler<EnrichedEvent>
+    DaprClient dapr, IOptions<AggregationOptions> options, UserIdHasher hasher, TimeProvider clock, AggregationTelemetry telemetry)
+    : IEventBatchHandler<EnrichedEvent>
 {
     public async Task HandleAsync(IReadOnlyList<Delivery<EnrichedEvent>> deliveries, CancellationToken ct)
     {
-        var markerMetadata = new Dictionary<string, string>
+        var settings = options.Value;
+        var seenMetadata = new Dictionary<string, string>
         {
-            ["ttlInSeconds"] = ((long)options.Value.DeduplicationWindow.TotalSeconds).ToString(CultureInfo.InvariantCulture),
+            ["ttlInSeconds"] = ((long)settings.DeduplicationWindow.TotalSeconds).ToString(CultureInfo.InvariantCulture),
         };
         var byProfile = new Dictionary<string, ProfileFold>(StringComparer.Ordinal);
         foreach (var delivery in deliveries)
@@ -37,7 +40,7 @@ public sealed class ProfileAggregator(
             foreach (var e in delivery.Events)
             {
                 var profileId = e.Event.ProfileId;
-                if (!byProfile.TryGetValue(profileId, out var fold)) byProfile[profileId] = fold = new ProfileFold(profileId, clock, markerMetadata);
+                if (!byProfile.TryGetValue(profileId, out var fold)) byProfile[profileId] = fold = new ProfileFold(profileId, settings, hasher, clock, seenMetadata);
                 fold.Events.Add(e);
             }
         }
@@ -59,13 +62,16 @@ public sealed class ProfileAggregator(
         var now = clock.GetUtcNow();
         var updates = new List<ProfileUpdated>(folds.Count);
         var folded = new Dictionary<string, long>(StringComparer.Ordinal);
+        var withheld = new Dictionary<string, long>(StringComparer.Ordinal);
         long duplicates = 0;
         foreach (var fold in folds)
         {
             if (fold.Failure is not null) continue;
+            foreach (var (reason, count) in fold.Withheld) withheld[reason] = withheld.GetValueOrDefault(reason) + count;
+            duplicates += fold.Duplicates;
+            if (fold.Version == 0) continue; // nothing of this profile exists: all its events were withheld
             var last = fold.Events[^1].Event;
             updates.Add(new ProfileUpdated(fold.ProfileId, fold.Version, fold.UpdatedAt, last.MessageId, last.ReceivedAt));
-            duplicates += fold.Duplicates;
             foreach (var e in fold.Folded)
             {
                 telemetry.Freshness.Record((now - e.Event.ReceivedAt).TotalMilliseconds);
@@ -80,36 +86,51 @@ public sealed class ProfileAggregator(
 
         foreach (var (type, count) in folded) telemetry.Folded.Add(count, new KeyValuePair<string, object?>("event.type", type));
         if (duplicates > 0) telemetry.Duplicates.Add(duplicates);
+        foreach (var (reason, count) in withheld) telemetry.Withheld.Add(count, new KeyValuePair<string, object?>("reason", reason));
         if (redone > 0) telemetry.Conflicts.Add(redone);
     }
 
     /// <summary>One profile, folded through the events of a delivery that were not folded before.</summary>
-    private sealed class ProfileFold(string profileId, TimeProvider clock, IReadOnlyDictionary<string, string> markerMetadata)
+    private sealed class ProfileFold(
+        string profileId, AggregationOptions settings, UserIdHasher hasher, TimeProvider clock, IReadOnlyDictionary<string, string> seenMetadata)
         : KeyUpdate(StateKeys.Profile(profileId))
     {
+        private readonly string _seenKey = StateKeys.Seen(profileId);
+
         public string ProfileId => profileId;
         public List<EnrichedEvent> Events { get; } = [];
         public List<EnrichedEvent> Folded { get; } = [];
         public int Duplicates { get; private set; }
+        /// <summary>Events not folded, per reason: "erased", or the purpose revoked.</summary>
+        public Dictionary<string, int> Withheld { get; } = new(StringComparer.Ordinal);
         public long Version { get; private set; }
         public DateTimeOffset UpdatedAt { get; private set; }
 
-        public override IReadOnlyList<string> AlsoRead => [.. Events.Select(e => StateKeys.Seen(profileId, e.Event.MessageId)).Distinct()];
+        public override IReadOnlyList<string> AlsoRead => [_seenKey, .. ConsentCheck.Keys(profileId, hasher)];
 
         public override IReadOnlyList<StateTransactionRequest> Plan(Stored stored, IReadOnlyDictionary<string, string> others)
         {
             var current = stored.Json is null ? null : JsonSerializer.Deserialize(stored.Json, ContractsJsonContext.Default.UserProfile);
+            var seen = others.TryGetValue(_seenKey, out var seenJson)
+                ? JsonSerializer.Deserialize(seenJson, AggregationJsonContext.Default.SeenSet) ?? SeenSet.Empty()
+                : SeenSet.Empty();
             var now = clock.GetUtcNow();
             Folded.Clear();
+            Withheld.Clear();
             Duplicates = 0;
             var profile = current;
             var inThisDelivery = new HashSet<string>(StringComparer.Ordinal);
             foreach (var e in Events)
             {
                 var messageId = e.Event.MessageId;
-                if (others.ContainsKey(StateKeys.Seen(profileId, messageId)) || !inThisDelivery.Add(messageId))
+                if (seen.Contains(messageId, now) || !inThisDelivery.Add(messageId))
                 {
                     Duplicates++;
+                    continue;
+                }
+                if (ConsentCheck.Refusal(e.Event, hasher, others) is { } refusal)
+                {
+                    Withheld[refusal] = Withheld.GetValueOrDefault(refusal) + 1;
                     continue;
                 }
                 profile = ProfileFolder.Fold(profile, e, now);
@@ -119,16 +140,13 @@ public sealed class ProfileAggregator(
             UpdatedAt = profile?.UpdatedAt ?? now;
             if (Folded.Count == 0) return [];
 
-            var marker = JsonSerializer.SerializeToUtf8Bytes(new SeenMarker(profile!.Version, now), AggregationJsonContext.Default.SeenMarker);
-            var operations = new List<StateTransactionRequest>(Folded.Count + 1)
-            {
-                Write(stored, JsonSerializer.SerializeToUtf8Bytes(profile, ContractsJsonContext.Default.UserProfile)),
-            };
-            foreach (var e in Folded)
-            {
-                operations.Add(new StateTransactionRequest(StateKeys.Seen(profileId, e.Event.MessageId), marker, StateOperationType.Upsert, metadata: markerMetadata));
-            }
-            return operations;
+            var nextSeen = seen.With(Folded.Select(e => e.Event.MessageId), now, settings.DeduplicationWindow, settings.MaxSeenPerProfile);
+            return
+            [
+                Write(stored, JsonSerializer.SerializeToUtf8Bytes(profile!, ContractsJsonContext.Default.UserProfile)),
+                new StateTransactionRequest(_seenKey, JsonSerializer.SerializeToUtf8Bytes(nextSeen, AggregationJsonContext.Default.SeenSet),
+                    StateOperationType.Upsert, metadata: seenMetadata),
+            ];
         }
     }
 }

@@ -2,6 +2,7 @@ using System.Buffers;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Personalization.Collector.Model;
+using Personalization.Contracts;
 
 namespace Personalization.Collector.Apis;
 
@@ -42,7 +43,7 @@ public static class TrackingApi
         var options = services.Options.Value;
         var limit = type is null ? options.MaxBatchBytes : options.MaxEventBytes;
         var endpointType = type ?? "batch";
-        var info = new RequestInfo(services.Time.GetUtcNow(), SourceOf(context.Request), ClientIpOf(context));
+        var info = new RequestInfo(services.Time.GetUtcNow(), SourceOf(context.Request), ClientIpOf(context), SignalsOf(context.Request));
 
         if (context.Request.ContentLength is { } declared && declared > limit)
         {
@@ -140,6 +141,22 @@ public static class TrackingApi
 
     private static string? SourceOf(HttpRequest request) =>
         request.Headers.TryGetValue(SourceHeader, out var values) && !string.IsNullOrWhiteSpace(values.ToString()) ? values.ToString() : null;
+
+    private static readonly string[] Gpc = [PrivacySignals.Gpc], Dnt = [PrivacySignals.Dnt], GpcAndDnt = [PrivacySignals.Gpc, PrivacySignals.Dnt];
+
+    /// <summary>The opt-out signals of the request: <c>Sec-GPC: 1</c> and <c>DNT: 1</c> (any other value is no signal).</summary>
+    public static string[]? SignalsOf(HttpRequest request)
+    {
+        var gpc = request.Headers["Sec-GPC"].ToString().Trim() == "1";
+        var dnt = request.Headers["DNT"].ToString().Trim() == "1";
+        return (gpc, dnt) switch
+        {
+            (true, true) => GpcAndDnt,
+            (true, false) => Gpc,
+            (false, true) => Dnt,
+            _ => null,
+        };
+    }
 
     private static string? ClientIpOf(HttpContext context)
     {

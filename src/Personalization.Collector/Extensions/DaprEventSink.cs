@@ -13,21 +13,23 @@ namespace Personalization.Collector.Extensions;
 /// </summary>
 public sealed class DaprEventSink(DaprClient dapr) : IEventSink
 {
+    private static readonly string DedupePrefix = StateKeys.Dedupe("");
+
     public async Task<IReadOnlySet<string>> FindSeenAsync(IReadOnlyList<string> messageIds, CancellationToken cancellationToken)
     {
         var keys = new List<string>(messageIds.Count);
         foreach (var id in messageIds)
         {
-            keys.Add(DedupeKeys.Marker(id));
+            keys.Add(StateKeys.Dedupe(id));
         }
         var items = await Guard("read de-duplication markers",
             () => dapr.GetBulkStateAsync(StateKeys.Store, keys, parallelism: null, metadata: null, cancellationToken));
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var item in items)
         {
-            if (!string.IsNullOrEmpty(item.Value) && item.Key.StartsWith(DedupeKeys.Prefix, StringComparison.Ordinal))
+            if (!string.IsNullOrEmpty(item.Value) && item.Key.StartsWith(DedupePrefix, StringComparison.Ordinal))
             {
-                seen.Add(item.Key[DedupeKeys.Prefix.Length..]);
+                seen.Add(item.Key[DedupePrefix.Length..]);
             }
         }
         return seen;
@@ -51,7 +53,7 @@ public sealed class DaprEventSink(DaprClient dapr) : IEventSink
         var operations = new List<StateTransactionRequest>(messageIds.Count);
         foreach (var id in messageIds)
         {
-            operations.Add(new StateTransactionRequest(DedupeKeys.Marker(id), value, StateOperationType.Upsert, metadata: metadata));
+            operations.Add(new StateTransactionRequest(StateKeys.Dedupe(id), value, StateOperationType.Upsert, metadata: metadata));
         }
         // One transaction, not SaveBulkStateAsync: Dapr.Client 1.19's bulk save does not send the
         // dapr-api-token header, so with a token set (as the AppHost does) every bulk save is refused.

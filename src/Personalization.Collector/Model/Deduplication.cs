@@ -2,14 +2,6 @@ using Personalization.Contracts;
 
 namespace Personalization.Collector.Model;
 
-/// <summary>Where the collector keeps one de-duplication marker per messageId in the shared state store.</summary>
-public static class DedupeKeys
-{
-    public const string Prefix = "dedupe:";
-
-    public static string Marker(string messageId) => Prefix + messageId;
-}
-
 /// <summary>
 /// Which events of a request to publish: those whose messageId has no marker yet, each messageId once
 /// (a batch repeating a messageId publishes its first copy only).

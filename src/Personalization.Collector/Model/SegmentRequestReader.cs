@@ -5,8 +5,8 @@ using Personalization.Contracts;
 
 namespace Personalization.Collector.Model;
 
-/// <summary>What the collector knows about a request besides its body.</summary>
-public readonly record struct RequestInfo(DateTimeOffset ReceivedAt, string? Source, string? ClientIp = null);
+/// <summary>What the request says beyond its body: when it came, from which source, from where, with which opt-out signals.</summary>
+public readonly record struct RequestInfo(DateTimeOffset ReceivedAt, string? Source, string? ClientIp = null, IReadOnlyList<string>? Signals = null);
 
 /// <summary>Either the normalized events of a request or the one problem that rejects it whole.</summary>
 public sealed record ReadResult(IReadOnlyList<CollectedEvent> Events, RequestProblem? Problem)
@@ -298,6 +298,7 @@ public sealed class SegmentRequestReader(CollectorOptions options)
             ReceivedAt = info.ReceivedAt,
             Timestamp = timestamp,
             Source = info.Source,
+            Signals = info.Signals,
         };
     }
 

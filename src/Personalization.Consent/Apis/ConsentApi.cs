@@ -1,7 +1,5 @@
 using System.Buffers;
 using System.Diagnostics;
-using Dapr;
-using Dapr.Client;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Personalization.Consent.Data;
 using Personalization.Consent.Extensions;
@@ -17,53 +15,62 @@ public sealed record ConsentView(
     IReadOnlyDictionary<string, bool> Effective,
     DateTimeOffset? UpdatedAt);
 
+/// <summary>What <c>GET /v1/consent/{userId}/history</c> answers: ledger rows in order, and the cursor of the next page.</summary>
+public sealed record ConsentHistory(string UserId, IReadOnlyList<LedgerEntry> Entries, long? Next);
+
 /// <summary>
-/// <c>PUT /v1/consent/{userId}</c> records a consent statement: appended to the PostgreSQL ledger first (the record),
-/// then merged into the current consent in the state store (etag-guarded), then published as
-/// <see cref="ConsentChanged"/>. Purposes the body does not name keep their value. <c>GET</c> answers the user's
-/// explicit choices (<c>purposes</c>) and the consent in force with defaults applied (<c>effective</c>).
+/// <c>PUT /v1/consent/{userId}</c> records a consent statement (<see cref="ConsentRecorder"/>: ledger, then state store,
+/// then <c>consent.changed</c>). <c>GET</c> answers the user's explicit choices (<c>purposes</c>) and the consent in
+/// force with defaults applied (<c>effective</c>); <c>GET …/history</c> the ledger rows, oldest first, paged.
 /// </summary>
 public static class ConsentApi
 {
     public const int MaxBodyBytes = 16 * 1024;
+    public const int MaxHistoryPage = 1000;
     public const string InvalidRequestType = "urn:personalization:problem:invalid-request";
     public const string BodyTooLargeType = "urn:personalization:problem:body-too-large";
+
+    /// <summary>The header the gateway sets to the id of the API key a request came with (never the key itself).</summary>
+    public const string KeyIdHeader = "X-Api-Key-Id";
 
     public static RouteGroupBuilder MapConsentApiV1(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/v1/consent").WithTags("Consent");
         api.MapGet("/{userId}", GetConsentAsync);
+        api.MapGet("/{userId}/history", GetHistoryAsync);
         api.MapPut("/{userId}", PutConsentAsync).Accepts<ConsentRequestBody>("application/json");
         return api;
     }
 
     /// <summary>The documented request shape, for OpenAPI only; the handler parses the body itself to name bad fields.</summary>
-    public sealed record ConsentRequestBody(IReadOnlyDictionary<string, bool> Purposes, string? Source);
+    public sealed record ConsentRequestBody(IReadOnlyDictionary<string, bool>? Purposes, string? Source, string? PolicyVersion, bool? DoNotSellOrShare);
 
     public static async Task<Results<Ok<ConsentView>, ProblemHttpResult>> GetConsentAsync(
-        string userId, DaprClient dapr, ConsentLedger ledger, ConsentPolicy policy, ILogger<ConsentView> logger, CancellationToken ct)
+        string userId, ConsentRecorder recorder, ConsentPolicy policy, CancellationToken ct)
     {
-        if (ConsentRequest.ValidateUserId(userId) is { } invalid) return Invalid(invalid);
-        var state = await dapr.GetStateAsync<ConsentState?>(StateKeys.Store, StateKeys.Consent(userId), cancellationToken: ct);
-        if (state is null && await ledger.CurrentAsync(userId, ct) is { } recorded)
-        {
-            // The state store is derived; the ledger is the record. Put the copy back for the filter.
-            await SaveAsync(dapr, userId, _ => recorded, ct);
-            ConsentTelemetry.Rehydrated(logger, userId);
-            state = recorded;
-        }
-        return TypedResults.Ok(View(userId, state, policy));
+        if (ConsentRequest.ValidateUserId(userId) is { } invalid) return Problems.Invalid(invalid);
+        return TypedResults.Ok(View(userId, await recorder.CurrentAsync(userId, ct), policy));
+    }
+
+    public static async Task<Results<Ok<ConsentHistory>, ProblemHttpResult>> GetHistoryAsync(
+        string userId, long? after, int? limit, ConsentLedger ledger, CancellationToken ct)
+    {
+        if (ConsentRequest.ValidateUserId(userId) is { } invalid) return Problems.Invalid(invalid);
+        if (after is < 0) return Problems.Invalid(new FieldError("after", "must be a cursor from 'next' (0 or more)"));
+        if (limit is < 1 or > MaxHistoryPage) return Problems.Invalid(new FieldError("limit", $"must be 1 to {MaxHistoryPage}"));
+        var pageSize = limit ?? MaxHistoryPage;
+        var entries = await ledger.HistoryAsync(userId, after ?? 0, pageSize, ct);
+        return TypedResults.Ok(new ConsentHistory(userId, entries, entries.Count == pageSize ? entries[^1].Id : null));
     }
 
     public static async Task<Results<Ok<ConsentView>, ProblemHttpResult>> PutConsentAsync(
-        string userId, HttpRequest request, DaprClient dapr, ConsentLedger ledger, ConsentPolicy policy,
-        ConsentTelemetry telemetry, ILogger<ConsentView> logger, CancellationToken ct)
+        string userId, HttpRequest request, ConsentRecorder recorder, ConsentPolicy policy, CancellationToken ct)
     {
-        if (ConsentRequest.ValidateUserId(userId) is { } invalidUser) return Invalid(invalidUser);
+        if (ConsentRequest.ValidateUserId(userId) is { } invalidUser) return Problems.Invalid(invalidUser);
         if (request.ContentLength > MaxBodyBytes) return TooLarge();
         if (request.ContentType is { } contentType && !contentType.Contains("json", StringComparison.OrdinalIgnoreCase))
         {
-            return Invalid(new FieldError("Content-Type", "the body must be application/json"));
+            return Problems.Invalid(new FieldError("Content-Type", "the body must be application/json"));
         }
 
         var read = await ReadBodyAsync(request, ct);
@@ -78,48 +85,26 @@ public static class ConsentApi
         {
             read.Clear();
         }
-        if (body is null) return Invalid(error!);
+        if (body is null) return Problems.Invalid(error!);
+        var changes = body.Changes(policy.SignalDenials(SignalSources.DoNotSell));
+        if (changes.Count == 0)
+        {
+            return Problems.Invalid(new FieldError("doNotSellOrShare", "this deployment maps do-not-sell to no purpose (Consent:Signals:do-not-sell); name purposes instead"));
+        }
 
-        using var activity = ConsentTelemetry.ActivitySource.StartActivity("consent.record");
-        activity?.SetTag("user.id", userId);
-        var now = DateTimeOffset.UtcNow;
-        var source = body.Source ?? "api";
-        var requestId = request.Headers["X-Request-Id"].FirstOrDefault() is { Length: > 0 and <= 128 } given
-            ? given
-            : Activity.Current?.TraceId.ToString() ?? Guid.NewGuid().ToString("N");
-
-        await ledger.AppendAsync(userId, body, source, requestId, now, ct);
-        var state = await SaveAsync(dapr, userId, current => body.ApplyTo(current, userId, now), ct);
-        await dapr.PublishEventAsync(Topics.PubSub, Topics.ConsentChanged, new ConsentChanged(userId, state.Purposes, now), ct);
-
-        telemetry.Changes.Add(1);
-        ConsentTelemetry.ConsentRecorded(logger, userId, requestId, source);
+        Activity.Current?.SetTag("consent.source", changes[0].Source);
+        var state = await recorder.RecordAsync(userId, changes, LedgerContextOf(request, body.PolicyVersion ?? policy.PolicyVersion), ct);
         return TypedResults.Ok(View(userId, state, policy));
     }
 
-    /// <summary>Etag-guarded read-modify-write of the current consent; a new key is written first-write so two creators cannot both win.</summary>
-    private static async Task<ConsentState> SaveAsync(DaprClient dapr, string userId, Func<ConsentState?, ConsentState> change, CancellationToken ct)
+    /// <summary>Who makes this request: its correlation id, the gateway's id of its key, the policy version.</summary>
+    public static LedgerContext LedgerContextOf(HttpRequest request, string policyVersion)
     {
-        var key = StateKeys.Consent(userId);
-        for (var attempt = 1; ; attempt++)
-        {
-            var (current, etag) = await dapr.GetStateAndETagAsync<ConsentState?>(StateKeys.Store, key, cancellationToken: ct);
-            var next = change(current);
-            if (string.IsNullOrEmpty(etag))
-            {
-                try
-                {
-                    await dapr.SaveStateAsync(StateKeys.Store, key, next, new StateOptions { Concurrency = ConcurrencyMode.FirstWrite }, cancellationToken: ct);
-                    return next;
-                }
-                catch (DaprException) when (attempt < 5)
-                {
-                    continue; // created meanwhile: read it and merge again
-                }
-            }
-            if (await dapr.TrySaveStateAsync(StateKeys.Store, key, next, etag, cancellationToken: ct)) return next;
-            if (attempt >= 10) throw new InvalidOperationException($"consent of {userId} kept changing under 10 attempts to save it");
-        }
+        var requestId = request.Headers["X-Request-Id"].FirstOrDefault() is { Length: > 0 and <= 128 } given
+            ? given
+            : Activity.Current?.TraceId.ToString() ?? Guid.NewGuid().ToString("N");
+        var keyId = request.Headers[KeyIdHeader].FirstOrDefault() is { Length: > 0 and <= 128 } key ? key : "unknown";
+        return new LedgerContext(requestId, keyId, policyVersion);
     }
 
     private static async Task<ArrayBufferWriter<byte>?> ReadBodyAsync(HttpRequest request, CancellationToken ct)
@@ -140,13 +125,6 @@ public static class ConsentApi
         state?.Purposes ?? new Dictionary<string, bool>(),
         policy.Effective(state),
         state?.UpdatedAt);
-
-    private static ProblemHttpResult Invalid(FieldError error) => TypedResults.Problem(
-        detail: $"{error.Field}: {error.Detail}",
-        statusCode: StatusCodes.Status400BadRequest,
-        title: "Invalid request",
-        type: InvalidRequestType,
-        extensions: new Dictionary<string, object?> { ["field"] = error.Field });
 
     private static ProblemHttpResult TooLarge() => TypedResults.Problem(
         detail: $"the body is larger than {MaxBodyBytes} bytes",

@@ -4,10 +4,19 @@ using Personalization.Contracts;
 
 namespace Personalization.Consent.Data;
 
+/// <summary>Who recorded a statement: the request (correlation id), the API key (its id, never the key) and the policy version in force.</summary>
+public sealed record LedgerContext(string RequestId, string KeyId, string PolicyVersion);
+
+/// <summary>One row of the ledger, as <c>GET /v1/consent/{userId}/history</c> answers it.</summary>
+public sealed record LedgerEntry(
+    long Id, string Purpose, bool Granted, DateTimeOffset ChangedAt, string Source, string PolicyVersion, string KeyId, string RequestId);
+
 /// <summary>
 /// The durable, append-only record of every consent statement (PostgreSQL table <c>consent_ledger</c>). Rows are only
 /// ever inserted; the current consent of a user is, per purpose, the newest row. The state store holds a copy of the
-/// current consent for fast filtering and is rebuilt from here when it is missing.
+/// current consent for fast filtering and is rebuilt from here when it is missing. Erasure is the one exception to
+/// "only inserted": it replaces the user's id in their rows by its keyed hash (<see cref="PseudonymizeAsync"/>).
+/// <para>Also creates the erasure log and the suppression list (<see cref="Erasures"/>), the service's other tables.</para>
 /// </summary>
 public sealed class ConsentLedger(NpgsqlDataSource dataSource)
 {
@@ -22,6 +31,24 @@ public sealed class ConsentLedger(NpgsqlDataSource dataSource)
             request_id  text        NOT NULL
         );
         CREATE INDEX IF NOT EXISTS consent_ledger_user_purpose ON consent_ledger (user_id, purpose, id DESC);
+        ALTER TABLE consent_ledger ADD COLUMN IF NOT EXISTS policy_version text NOT NULL DEFAULT '';
+        ALTER TABLE consent_ledger ADD COLUMN IF NOT EXISTS key_id text NOT NULL DEFAULT '';
+        CREATE TABLE IF NOT EXISTS privacy_erasures (
+            id            uuid        PRIMARY KEY,
+            user_id       text,
+            user_hash     text        NOT NULL,
+            requested_at  timestamptz NOT NULL,
+            requested_by  text        NOT NULL,
+            status        text        NOT NULL,
+            completed_at  timestamptz,
+            result        jsonb
+        );
+        CREATE INDEX IF NOT EXISTS privacy_erasures_running ON privacy_erasures (status) WHERE status = 'running';
+        CREATE TABLE IF NOT EXISTS privacy_suppressions (
+            user_hash   text        PRIMARY KEY,
+            erasure_id  uuid        NOT NULL,
+            since       timestamptz NOT NULL
+        );
         """;
 
     /// <summary>The advisory lock key of the ledger's schema creation ("consent_" in ASCII).</summary>
@@ -59,28 +86,79 @@ public sealed class ConsentLedger(NpgsqlDataSource dataSource)
         }
     }
 
-    /// <summary>Appends one row per purpose of the request, all in one transaction.</summary>
-    public async Task AppendAsync(string userId, ConsentRequest request, string source, string requestId, DateTimeOffset changedAt, CancellationToken ct)
+    /// <summary>Appends one row per change, all in one transaction.</summary>
+    public async Task AppendAsync(string userId, IReadOnlyList<ConsentChange> changes, LedgerContext context, DateTimeOffset changedAt, CancellationToken ct)
     {
         await EnsureSchemaAsync(ct);
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(ct);
         await using var batch = new NpgsqlBatch(connection, transaction);
-        foreach (var (purpose, granted) in request.Purposes)
+        foreach (var change in changes)
         {
-            var command = new NpgsqlBatchCommand(
-                "INSERT INTO consent_ledger (user_id, purpose, granted, changed_at, source, request_id) VALUES ($1, $2, $3, $4, $5, $6)");
+            var command = new NpgsqlBatchCommand("""
+                INSERT INTO consent_ledger (user_id, purpose, granted, changed_at, source, request_id, policy_version, key_id)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                """);
             command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = userId });
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = purpose });
-            command.Parameters.Add(new NpgsqlParameter<bool> { TypedValue = granted });
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = change.Purpose });
+            command.Parameters.Add(new NpgsqlParameter<bool> { TypedValue = change.Granted });
             command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = changedAt });
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = source });
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = requestId });
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = change.Source });
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = context.RequestId });
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = context.PolicyVersion });
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = context.KeyId });
             batch.BatchCommands.Add(command);
         }
         await batch.ExecuteNonQueryAsync(ct);
         await transaction.CommitAsync(ct);
     }
+
+    /// <summary>The user's rows in the order they were written, after row <paramref name="afterId"/>, at most <paramref name="limit"/>.</summary>
+    public async Task<List<LedgerEntry>> HistoryAsync(string userId, long afterId, int limit, CancellationToken ct)
+    {
+        await EnsureSchemaAsync(ct);
+        await using var command = dataSource.CreateCommand("""
+            SELECT id, purpose, granted, changed_at, source, policy_version, key_id, request_id
+            FROM consent_ledger WHERE user_id = $1 AND id > $2
+            ORDER BY id LIMIT $3
+            """);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = userId });
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = afterId });
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var entries = new List<LedgerEntry>();
+        while (await reader.ReadAsync(ct))
+        {
+            entries.Add(new LedgerEntry(reader.GetInt64(0), reader.GetString(1), reader.GetBoolean(2), reader.GetFieldValue<DateTimeOffset>(3),
+                reader.GetString(4), reader.GetString(5), reader.GetString(6), reader.GetString(7)));
+        }
+        return entries;
+    }
+
+    /// <summary>
+    /// Erasure: the rows of <paramref name="userIds"/> keep what was consented, when, how and under which policy, but
+    /// their user id becomes <c>erased:{keyed hash}</c>. Returns the rows changed.
+    /// </summary>
+    public async Task<int> PseudonymizeAsync(IReadOnlyList<string> userIds, Func<string, string> hash, CancellationToken ct)
+    {
+        await EnsureSchemaAsync(ct);
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var batch = new NpgsqlBatch(connection);
+        foreach (var userId in userIds)
+        {
+            var command = new NpgsqlBatchCommand("UPDATE consent_ledger SET user_id = $1 WHERE user_id = $2");
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = ErasedPrefix + hash(userId) });
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = userId });
+            batch.BatchCommands.Add(command);
+        }
+        await batch.ExecuteNonQueryAsync(ct);
+        var changed = 0;
+        foreach (var command in batch.BatchCommands) changed += (int)command.RecordsAffected;
+        return changed;
+    }
+
+    /// <summary>What an erased user's id becomes in the ledger, before the keyed hash.</summary>
+    public const string ErasedPrefix = "erased:";
 
     /// <summary>The current consent per purpose from the ledger, or null when the user never stated any.</summary>
     public async Task<ConsentState?> CurrentAsync(string userId, CancellationToken ct)

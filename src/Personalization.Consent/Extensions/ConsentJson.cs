@@ -6,4 +6,10 @@ namespace Personalization.Consent.Extensions;
 /// <summary>Source-generated JSON for the consent service's own types; the contracts' come from <c>ContractsJsonContext</c>.</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
 [JsonSerializable(typeof(Apis.ConsentView))]
+[JsonSerializable(typeof(Apis.ConsentHistory))]
+[JsonSerializable(typeof(Apis.ErasureAccepted))]
+[JsonSerializable(typeof(Apis.ProfileExport))]
+[JsonSerializable(typeof(Model.ErasureStatus))]
+[JsonSerializable(typeof(Data.ErasureResult))]
+[JsonSerializable(typeof(Data.SuppressionMarker))]
 public sealed partial class ConsentJsonContext : JsonSerializerContext;

@@ -15,22 +15,25 @@ public sealed partial class ConsentTelemetry : IDisposable
     {
         _meter = meters.Create(Name);
         Allowed = _meter.CreateCounter<long>("consent.events.allowed", "{event}", "Events let through, per purpose they needed");
-        Denied = _meter.CreateCounter<long>("consent.events.denied", "{event}", "Events dropped, per purpose that was not granted");
-        Changes = _meter.CreateCounter<long>("consent.changes", "{request}", "Consent statements recorded");
+        Denied = _meter.CreateCounter<long>("consent.events.denied", "{event}", "Events dropped, per purpose that was not granted (\"erased\" for erased users)");
+        Changes = _meter.CreateCounter<long>("consent.changes", "{request}", "Consent statements recorded, per source (api, gpc, dnt, do-not-sell)");
+        Signals = _meter.CreateCounter<long>("consent.signals.recorded", "{user}", "Users whose opt-out signal (GPC, DNT) on an ingestion request changed their consent");
     }
 
     public Counter<long> Allowed { get; }
     public Counter<long> Denied { get; }
     public Counter<long> Changes { get; }
+    public Counter<long> Signals { get; }
 
     public void Dispose() => _meter.Dispose();
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Dropped {MessageId} of {ProfileId}: no consent for {Purpose}")]
-    public static partial void EventDenied(ILogger logger, string messageId, string profileId, string purpose);
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Dropped {MessageId}: no consent for {Purpose}")]
+    public static partial void EventDenied(ILogger logger, string messageId, string purpose);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Consent of {UserId} changed by request {RequestId} from {Source}")]
-    public static partial void ConsentRecorded(ILogger logger, string userId, string requestId, string source);
+    // User ids stay out of the logs: logs are kept where erasure cannot reach them. The request id leads to the ledger.
+    [LoggerMessage(Level = LogLevel.Information, Message = "Consent changed by request {RequestId} from {Source}: {Changes} purposes")]
+    public static partial void ConsentRecorded(ILogger logger, string requestId, string source, int changes);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Consent of {UserId} rebuilt in the state store from the ledger")]
-    public static partial void Rehydrated(ILogger logger, string userId);
+    [LoggerMessage(Level = LogLevel.Information, Message = "A user's consent was rebuilt in the state store from the ledger")]
+    public static partial void Rehydrated(ILogger logger);
 }

@@ -20,7 +20,17 @@ public static class Extensions
         builder.Services.AddSingleton<IValidateOptions<ConsentOptions>, ConsentOptionsValidator>();
         builder.Services.AddSingleton(sp => new ConsentPolicy(sp.GetRequiredService<IOptions<ConsentOptions>>().Value));
 
+        builder.Services.AddOptions<PrivacyOptions>()
+            .BindConfiguration(PrivacyOptions.SectionName)
+            .Validate(o => o.ErasureSettle >= TimeSpan.Zero && o.ErasureSettle <= TimeSpan.FromMinutes(5), "Privacy:ErasureSettle must be 0 to 5 minutes")
+            .ValidateOnStart();
+
         builder.Services.AddSingleton<ConsentLedger>();
+        builder.Services.AddSingleton<ConsentRecorder>();
+        builder.Services.AddSingleton<Erasures>();
+        builder.Services.AddSingleton<ErasureSweep>();
+        builder.Services.AddSingleton<ErasureRunner>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ErasureRunner>());
         builder.Services.AddHostedService<ConsentLedgerSchema>();
         builder.Services.AddSingleton<ConsentTelemetry>();
         builder.Services.AddSingleton<ConsentFilter>();

@@ -21,6 +21,11 @@ public enum ConsentDefault
 /// <item><c>Consent:TypePurposes:{type}</c> = purposes an event of that Segment type needs (track, page, …).
 /// A type with no entry needs <see cref="Purposes.Analytics"/>.</item>
 /// <item><c>Consent:EventPurposes:{track event name}</c> = purposes that named track event needs instead.</item>
+/// <item><c>Consent:ProfilePurposes</c> = purposes every event needs besides, because it ends in a profile
+/// (default <c>personalization</c>).</item>
+/// <item><c>Consent:Signals:{gpc|dnt|do-not-sell}:{purpose}</c> = false: what an opt-out signal denies (Global Privacy
+/// Control and Do Not Track on an ingestion request, the do-not-sell-or-share flag of a user).</item>
+/// <item><c>Consent:PolicyVersion</c> = the version of the privacy policy in force, recorded with every ledger row.</item>
 /// </list>
 /// </summary>
 public sealed class ConsentOptions
@@ -37,6 +42,22 @@ public sealed class ConsentOptions
     public Dictionary<string, string[]> TypePurposes { get; set; } = new(StringComparer.Ordinal);
 
     public Dictionary<string, string[]> EventPurposes { get; set; } = new(StringComparer.Ordinal);
+
+    public string[] ProfilePurposes { get; set; } = [Purposes.Personalization];
+
+    public Dictionary<string, Dictionary<string, bool>> Signals { get; set; } = new(StringComparer.Ordinal);
+
+    public string PolicyVersion { get; set; } = "1";
+}
+
+/// <summary>Names of the opt-out signals of <see cref="ConsentOptions.Signals"/>, as the ledger's source records them.</summary>
+public static class SignalSources
+{
+    public const string Gpc = PrivacySignals.Gpc;
+    public const string Dnt = PrivacySignals.Dnt;
+    public const string DoNotSell = "do-not-sell";
+
+    public static readonly string[] All = [Gpc, Dnt, DoNotSell];
 }
 
 public sealed partial class ConsentOptionsValidator : IValidateOptions<ConsentOptions>
@@ -54,6 +75,20 @@ public sealed partial class ConsentOptionsValidator : IValidateOptions<ConsentOp
         }
         Check("Consent:TypePurposes", options.TypePurposes, failures);
         Check("Consent:EventPurposes", options.EventPurposes, failures);
+        foreach (var purpose in options.ProfilePurposes ?? [])
+        {
+            if (!PurposeName().IsMatch(purpose ?? "")) failures.Add($"Consent:ProfilePurposes: '{purpose}' is not a purpose name");
+        }
+        foreach (var (signal, purposes) in options.Signals)
+        {
+            if (!SignalSources.All.Contains(signal)) failures.Add($"Consent:Signals: '{signal}' is not a signal; use {string.Join(", ", SignalSources.All)}");
+            foreach (var (purpose, granted) in purposes)
+            {
+                if (!PurposeName().IsMatch(purpose)) failures.Add($"Consent:Signals:{signal}: '{purpose}' is not a purpose name");
+                if (granted) failures.Add($"Consent:Signals:{signal}:{purpose}: a signal can only deny a purpose (false)");
+            }
+        }
+        if (string.IsNullOrWhiteSpace(options.PolicyVersion) || options.PolicyVersion.Length > 64) failures.Add("Consent:PolicyVersion must be 1 to 64 characters");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 

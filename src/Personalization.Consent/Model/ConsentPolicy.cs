@@ -16,8 +16,10 @@ public readonly record struct ConsentDecision(bool Allowed, string[] Purposes, s
 /// <item><c>Consent:TypePurposes</c> by Segment type;</item>
 /// <item>otherwise <see cref="Purposes.Analytics"/> (identify, page, screen, track, group and alias alike).</item>
 /// </list>
-/// An event needing several purposes needs all of them. A purpose is granted when the user's current consent says
-/// so, else by its configured default; a purpose with no default is opt-in (denied).
+/// An event needing several purposes needs all of them, and every event needs <c>Consent:ProfilePurposes</c> too
+/// (default <see cref="Purposes.Personalization"/>): everything after consent builds the profile, and a profile is
+/// processing for personalization. A purpose is granted when the user's current consent says so, else by its
+/// configured default; a purpose with no default is opt-in (denied).
 /// </summary>
 public sealed class ConsentPolicy
 {
@@ -27,9 +29,27 @@ public sealed class ConsentPolicy
     private static readonly string[] AnalyticsOnly = [Purposes.Analytics];
     private readonly ConsentOptions _options;
 
-    public ConsentPolicy(ConsentOptions options) => _options = options;
+    /// <summary>Per purpose list of the configuration (by reference): it with the profile purposes added.</summary>
+    private readonly Dictionary<string[], string[]> _withProfilePurposes = new(ReferenceEqualityComparer.Instance);
+
+    public ConsentPolicy(ConsentOptions options)
+    {
+        _options = options;
+        foreach (var purposes in options.TypePurposes.Values.Concat(options.EventPurposes.Values).Append(AnalyticsOnly))
+        {
+            _withProfilePurposes.TryAdd(purposes, WithProfilePurposes(purposes));
+        }
+    }
 
     public IReadOnlyDictionary<string, ConsentDefault> Defaults => _options.Defaults;
+
+    public string PolicyVersion => _options.PolicyVersion;
+
+    /// <summary>What an opt-out signal (<see cref="SignalSources"/>) denies: purpose → false; empty when it is not configured.</summary>
+    public IReadOnlyDictionary<string, bool> SignalDenials(string signal) =>
+        _options.Signals.TryGetValue(signal, out var denials) ? denials : NoDenials;
+
+    private static readonly Dictionary<string, bool> NoDenials = [];
 
     /// <summary>The purposes the event needs; null when its <c>properties.purpose</c> is not a purpose name or an array of them.</summary>
     public string[]? RequiredPurposes(CollectedEvent e)
@@ -49,10 +69,12 @@ public sealed class ConsentPolicy
         return _options.Defaults.TryGetValue(purpose, out var byDefault) && byDefault == ConsentDefault.OptOut;
     }
 
+    /// <summary>The decision for an event; its <see cref="ConsentDecision.Purposes"/> are what the event needs, profile purposes included.</summary>
     public ConsentDecision Decide(CollectedEvent e, ConsentState? state)
     {
         // An unreadable purpose cannot be consented to: the event is denied, never guessed.
-        if (RequiredPurposes(e) is not { } purposes) return new ConsentDecision(false, [], InvalidPurpose);
+        if (RequiredPurposes(e) is not { } required) return new ConsentDecision(false, [], InvalidPurpose);
+        var purposes = _withProfilePurposes.TryGetValue(required, out var known) ? known : WithProfilePurposes(required);
         foreach (var purpose in purposes)
         {
             if (!IsGranted(purpose, state)) return new ConsentDecision(false, purposes, purpose);
@@ -71,6 +93,9 @@ public sealed class ConsentPolicy
         }
         return effective;
     }
+
+    private string[] WithProfilePurposes(string[] purposes) =>
+        _options.ProfilePurposes.All(purposes.Contains) ? purposes : [.. purposes.Union(_options.ProfilePurposes, StringComparer.Ordinal)];
 
     private static string[]? FromDeclared(JsonNode declared)
     {

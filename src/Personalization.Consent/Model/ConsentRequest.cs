@@ -3,15 +3,22 @@ using Personalization.Contracts;
 
 namespace Personalization.Consent.Model;
 
+/// <summary>One change a consent statement makes: a purpose, its new value, and what said so (api, gpc, dnt, do-not-sell, …).</summary>
+public sealed record ConsentChange(string Purpose, bool Granted, string Source);
+
 /// <summary>A field of a request that is wrong, and why; the API answers it as 400 problem+json.</summary>
 public sealed record FieldError(string Field, string Detail);
 
 /// <summary>
-/// The body of <c>PUT /v1/consent/{userId}</c>: <c>{"purposes":{"analytics":true,"marketing":false}, "source":"cmp"}</c>.
-/// <c>purposes</c> is required, 1 to <see cref="MaxPurposes"/> entries of purpose name → boolean; <c>source</c> is optional
-/// (who recorded the consent, up to 64 characters). Any other field is refused, so a typo never passes silently.
+/// The body of <c>PUT /v1/consent/{userId}</c>:
+/// <c>{"purposes":{"analytics":true,"marketing":false}, "source":"cmp", "policyVersion":"2026-12-01", "doNotSellOrShare":true}</c>.
+/// <c>purposes</c>: 1 to <see cref="MaxPurposes"/> entries of purpose name → boolean; required unless
+/// <c>doNotSellOrShare</c> is true (the user's "do not sell or share my personal information" choice, which denies the
+/// purposes <c>Consent:Signals:do-not-sell</c> names). <c>source</c> (who recorded the consent, up to 64 characters)
+/// and <c>policyVersion</c> (the privacy policy the user saw, up to 64 characters; default <c>Consent:PolicyVersion</c>)
+/// are optional. Any other field is refused, so a typo never passes silently.
 /// </summary>
-public sealed record ConsentRequest(IReadOnlyDictionary<string, bool> Purposes, string? Source)
+public sealed record ConsentRequest(IReadOnlyDictionary<string, bool> Purposes, string? Source, string? PolicyVersion = null, bool DoNotSellOrShare = false)
 {
     public const int MaxPurposes = 32;
     public const int MaxUserIdLength = 256;
@@ -64,7 +71,8 @@ public sealed record ConsentRequest(IReadOnlyDictionary<string, bool> Purposes, 
             return null;
         }
         Dictionary<string, bool>? purposes = null;
-        string? source = null;
+        string? source = null, policyVersion = null;
+        var doNotSell = false;
         foreach (var property in root.EnumerateObject())
         {
             switch (property.Name)
@@ -74,25 +82,44 @@ public sealed record ConsentRequest(IReadOnlyDictionary<string, bool> Purposes, 
                     if (error is not null) return null;
                     break;
                 case "source":
-                    if (property.Value.ValueKind == JsonValueKind.Null) break;
-                    if (property.Value.ValueKind != JsonValueKind.String || property.Value.GetString() is not { Length: > 0 and <= MaxSourceLength } s)
+                    source = ParseShortString(property, out error);
+                    if (error is not null) return null;
+                    break;
+                case "policyVersion":
+                    policyVersion = ParseShortString(property, out error);
+                    if (error is not null) return null;
+                    break;
+                case "doNotSellOrShare":
+                    if (property.Value.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
                     {
-                        error = new("source", $"source must be a string of 1 to {MaxSourceLength} characters");
+                        error = new("doNotSellOrShare", "must be true or false");
                         return null;
                     }
-                    source = s;
+                    doNotSell = property.Value.GetBoolean();
                     break;
                 default:
-                    error = new(property.Name, $"unknown field '{property.Name}'; expected 'purposes' and optionally 'source'");
+                    error = new(property.Name, $"unknown field '{property.Name}'; expected 'purposes', 'source', 'policyVersion' or 'doNotSellOrShare'");
                     return null;
             }
         }
-        if (purposes is null)
+        if (purposes is null && !doNotSell)
         {
-            error = new("purposes", "purposes is required: an object of purpose name to true or false");
+            error = new("purposes", "purposes is required (unless doNotSellOrShare is true): an object of purpose name to true or false");
             return null;
         }
-        return new ConsentRequest(purposes, source);
+        return new ConsentRequest(purposes ?? [], source, policyVersion, doNotSell);
+    }
+
+    private static string? ParseShortString(JsonProperty property, out FieldError? error)
+    {
+        error = null;
+        if (property.Value.ValueKind == JsonValueKind.Null) return null;
+        if (property.Value.ValueKind != JsonValueKind.String || property.Value.GetString() is not { Length: > 0 and <= MaxSourceLength } s)
+        {
+            error = new(property.Name, $"{property.Name} must be a string of 1 to {MaxSourceLength} characters");
+            return null;
+        }
+        return s;
     }
 
     private static Dictionary<string, bool>? ParsePurposes(JsonElement value, out FieldError? error)
@@ -136,15 +163,23 @@ public sealed record ConsentRequest(IReadOnlyDictionary<string, bool> Purposes, 
         return purposes;
     }
 
-    /// <summary>Consent after this request: the given purposes replace their old values, the others stay as they were.</summary>
-    public ConsentState ApplyTo(ConsentState? current, string userId, DateTimeOffset now)
+    /// <summary>
+    /// The changes this request makes: its purposes from its source (default <c>api</c>), then, when
+    /// <see cref="DoNotSellOrShare"/>, the denials <paramref name="doNotSell"/> maps it to, from source <c>do-not-sell</c>
+    /// (a purpose both name is denied: the opt-out wins).
+    /// </summary>
+    public List<ConsentChange> Changes(IReadOnlyDictionary<string, bool> doNotSell)
     {
-        var merged = new SortedDictionary<string, bool>(StringComparer.Ordinal);
-        if (current is not null)
+        var source = Source ?? "api";
+        var changes = new List<ConsentChange>(Purposes.Count + doNotSell.Count);
+        foreach (var (purpose, granted) in Purposes)
         {
-            foreach (var (purpose, granted) in current.Purposes) merged[purpose] = granted;
+            if (!(DoNotSellOrShare && doNotSell.ContainsKey(purpose))) changes.Add(new ConsentChange(purpose, granted, source));
         }
-        foreach (var (purpose, granted) in Purposes) merged[purpose] = granted;
-        return new ConsentState(userId, merged, now);
+        if (DoNotSellOrShare)
+        {
+            foreach (var (purpose, granted) in doNotSell) changes.Add(new ConsentChange(purpose, granted, SignalSources.DoNotSell));
+        }
+        return changes;
     }
 }

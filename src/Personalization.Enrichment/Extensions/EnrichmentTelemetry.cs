@@ -18,6 +18,7 @@ public sealed partial class EnrichmentTelemetry : IDisposable
         Sessions = _meter.CreateCounter<long>("enrichment.sessions.started", "{session}", "Sessions opened");
         Redeliveries = _meter.CreateCounter<long>("enrichment.redeliveries", "{event}", "Events seen before, answered with their first session");
         Late = _meter.CreateCounter<long>("enrichment.late_events", "{event}", "Events older than the current session by more than the timeout");
+        Dropped = _meter.CreateCounter<long>("enrichment.events.dropped", "{event}", "Events dropped: their user was erased, or a purpose they relied on was revoked after consent let them through; per reason");
         Conflicts = _meter.CreateCounter<long>("enrichment.session.conflicts", "{conflict}", "Session writes that lost an etag race and were redone");
     }
 
@@ -25,6 +26,7 @@ public sealed partial class EnrichmentTelemetry : IDisposable
     public Counter<long> Sessions { get; }
     public Counter<long> Redeliveries { get; }
     public Counter<long> Late { get; }
+    public Counter<long> Dropped { get; }
     public Counter<long> Conflicts { get; }
 
     public void Dispose() => _meter.Dispose();

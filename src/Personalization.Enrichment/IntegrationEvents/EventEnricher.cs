@@ -15,12 +15,14 @@ namespace Personalization.Enrichment.IntegrationEvents;
 /// its place from <c>context.location</c> / <c>context.ip</c>.
 /// <para>Per delivery: the sessions of every profile in it are read in one bulk get, advanced through all of that
 /// profile's events, and written back in one etag-guarded transaction (<see cref="StateBatch"/>); then one bulk publish
-/// with one message per consented message. A redelivered event finds its message id among the profile's recent ones
+/// with one message per consented message. The same bulk get reads each profile's consent and suppression marker: an
+/// event whose user was erased, or that relied on a purpose revoked since consent let it through, is dropped here
+/// (<see cref="ConsentCheck"/>) and gets no session. A redelivered event finds its message id among the profile's recent ones
 /// and gets the same session again. A message is retried alone when its profile's session could not be written or its
 /// publish was refused.</para>
 /// </summary>
 public sealed class EventEnricher(
-    DaprClient dapr, Sessionizer sessionizer, GeoResolver geo, EnrichmentTelemetry telemetry) : IEventBatchHandler<CollectedEvent>
+    DaprClient dapr, Sessionizer sessionizer, GeoResolver geo, UserIdHasher hasher, EnrichmentTelemetry telemetry) : IEventBatchHandler<CollectedEvent>
 {
     /// <summary>A session state unused this long is gone; any next event would open a new session anyway.</summary>
     public static readonly TimeSpan SessionStateTtl = TimeSpan.FromDays(7);
@@ -37,7 +39,7 @@ public sealed class EventEnricher(
         {
             foreach (var e in delivery.Events)
             {
-                if (!byProfile.TryGetValue(e.ProfileId, out var update)) byProfile[e.ProfileId] = update = new SessionUpdate(e.ProfileId, sessionizer);
+                if (!byProfile.TryGetValue(e.ProfileId, out var update)) byProfile[e.ProfileId] = update = new SessionUpdate(e.ProfileId, sessionizer, hasher);
                 update.Events.Add(e);
             }
         }
@@ -57,22 +59,26 @@ public sealed class EventEnricher(
                     delivery.Fail(failure);
                     break;
                 }
+                if (!update.Sessions.TryGetValue(e.MessageId, out var session)) continue; // dropped: see ConsentCheck
                 var userAgent = e.Context?["userAgent"] is JsonValue ua && ua.GetValueKind() == JsonValueKind.String ? ua.GetValue<string>() : null;
                 var device = UserAgentParser.Parse(userAgent);
                 devices[device.DeviceType] = devices.GetValueOrDefault(device.DeviceType) + 1;
-                enriched.Add(new EnrichedEvent(e, update.Sessions[e.MessageId], device, geo.Resolve(e.Context)));
+                enriched.Add(new EnrichedEvent(e, session, device, geo.Resolve(e.Context)));
             }
-            if (delivery.Failure is null) outgoing.Add(delivery, new EnrichedEventBatch(enriched));
+            if (delivery.Failure is null && enriched.Count > 0) outgoing.Add(delivery, new EnrichedEventBatch(enriched));
         }
         await outgoing.PublishAsync(dapr, Topics.EventsEnriched, ct);
 
         foreach (var (deviceType, count) in devices) telemetry.Enriched.Add(count, new KeyValuePair<string, object?>("device.type", deviceType));
         long sessions = 0, late = 0, redeliveries = 0;
+        var dropped = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var update in updates)
         {
             if (update.Failure is not null) continue;
             (sessions, late, redeliveries) = (sessions + update.NewSessions, late + update.Late, redeliveries + update.Redeliveries);
+            foreach (var (reason, count) in update.Dropped) dropped[reason] = dropped.GetValueOrDefault(reason) + count;
         }
+        foreach (var (reason, count) in dropped) telemetry.Dropped.Add(count, new KeyValuePair<string, object?>("reason", reason));
         if (sessions > 0) telemetry.Sessions.Add(sessions);
         if (late > 0) telemetry.Late.Add(late);
         if (redeliveries > 0) telemetry.Redeliveries.Add(redeliveries);
@@ -80,9 +86,14 @@ public sealed class EventEnricher(
     }
 
     /// <summary>One profile's session state, advanced through the profile's events of a delivery, in their order.</summary>
-    private sealed class SessionUpdate(string profileId, Sessionizer sessionizer) : KeyUpdate(StateKeys.Session(profileId))
+    private sealed class SessionUpdate(string profileId, Sessionizer sessionizer, UserIdHasher hasher) : KeyUpdate(StateKeys.Session(profileId))
     {
         public List<CollectedEvent> Events { get; } = [];
+
+        /// <summary>Events dropped by <see cref="ConsentCheck"/>, per reason.</summary>
+        public Dictionary<string, int> Dropped { get; } = new(StringComparer.Ordinal);
+
+        public override IReadOnlyList<string> AlsoRead => ConsentCheck.Keys(profileId, hasher);
 
         /// <summary>The session each event got, by message id (a message twice in a delivery gets the same answer).</summary>
         public Dictionary<string, SessionContext> Sessions { get; } = new(StringComparer.Ordinal);
@@ -97,8 +108,14 @@ public sealed class EventEnricher(
             var changed = false;
             (NewSessions, Late, Redeliveries) = (0, 0, 0);
             Sessions.Clear();
+            Dropped.Clear();
             foreach (var e in Events)
             {
+                if (ConsentCheck.Refusal(e, hasher, others) is { } refusal)
+                {
+                    Dropped[refusal] = Dropped.GetValueOrDefault(refusal) + 1;
+                    continue;
+                }
                 var assignment = sessionizer.Assign(state, profileId, e.MessageId, e.Timestamp);
                 Sessions[e.MessageId] = assignment.Session;
                 if (assignment.IsRedelivery)

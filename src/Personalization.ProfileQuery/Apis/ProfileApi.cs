@@ -9,12 +9,15 @@ namespace Personalization.ProfileQuery.Apis;
 
 /// <summary>
 /// <c>GET /v1/profiles/{userId}</c>: the materialized profile and the user's current consent, read with one bulk
-/// state get. 404 problem+json when the user has no profile; 400 problem+json for an unusable id.
+/// state get. 404 problem+json when the user has no profile, or has revoked <c>personalization</c> (the profile is
+/// withheld from every read at once; the aggregation service deletes it when it takes the consent change); 400
+/// problem+json for an unusable id.
 /// </summary>
 public static class ProfileApi
 {
     public const int MaxUserIdLength = 256;
     public const string NotFoundType = "urn:personalization:problem:profile-not-found";
+    public const string WithheldType = "urn:personalization:problem:profile-withheld";
     public const string InvalidRequestType = "urn:personalization:problem:invalid-request";
 
     public static RouteGroupBuilder MapProfileApiV1(this IEndpointRouteBuilder app)
@@ -44,6 +47,12 @@ public static class ProfileApi
             if (string.IsNullOrEmpty(item.Value)) continue;
             if (item.Key == profileKey) profile = JsonSerializer.Deserialize(item.Value, ProfileQueryJsonContext.Default.UserProfile);
             else if (item.Key == consentKey) consent = JsonSerializer.Deserialize(item.Value, ProfileQueryJsonContext.Default.ConsentState);
+        }
+        if (consent is not null && consent.Purposes.TryGetValue(Purposes.Personalization, out var personalize) && !personalize)
+        {
+            telemetry.ReadDuration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds, new KeyValuePair<string, object?>("outcome", "withheld"));
+            return TypedResults.Problem(detail: $"user '{userId}' has withdrawn consent to personalization", statusCode: StatusCodes.Status404NotFound,
+                title: "Profile withheld", type: WithheldType, extensions: new Dictionary<string, object?> { ["userId"] = userId });
         }
         var view = ProfileView.From(profile, consent);
         telemetry.ReadDuration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds,
