@@ -17,16 +17,17 @@ try
         // One token between each app and its sidecar, new every run.
         var daprToken = builder.AddParameter("dapr-api-token", new GenerateParameterDefault { MinLength = 32, Special = false }, secret: true);
         // The key of the hashes erased users are remembered by: stable across runs, so development gets a fixed one.
+        // Every service that takes events checks the suppression list of erased users, keyed by it.
         var privacyKey = builder.AddParameter("privacy-hash-key", "dev-privacy-hash-key-development-only", secret: true);
 
         // 2. Services, in the order events flow through them; each a Dapr app with its sidecar.
         var collector = builder.AddService<Projects.Personalization_Collector>("collector")
             .WithInfrastructure(infra, infra.Redis, infra.RabbitMq)
+            .WithEnvironment("Privacy__HashKey", privacyKey)
             .WithDaprSidecar(infra, daprToken);
         // The consuming services scale out (Services:Replicas, default 1): each replica has its own sidecar and shares
         // its app's queues with the others, as pods of one Deployment would.
         var replicas = builder.ConsumerReplicas();
-        // Every stage that processes events checks the suppression list of erased users, keyed by privacy-hash-key.
         var consent = builder.AddReplicatedService<Projects.Personalization_Consent>("consent", replicas, (service, appId) => service
             .WithInfrastructure(infra, infra.Redis, infra.Database)
             .WithEnvironment("Privacy__HashKey", privacyKey)

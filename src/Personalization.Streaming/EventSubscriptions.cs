@@ -48,7 +48,7 @@ public static class EventSubscriptions
     public static IHostApplicationBuilder AddEventStreaming(this IHostApplicationBuilder builder, IJsonTypeInfoResolver? own = null)
     {
         builder.Services.AddSingleton<StreamingTelemetry>();
-        builder.Services.AddSingleton(sp => new UserIdHasher(sp.GetRequiredService<IConfiguration>()[UserIdHasher.ConfigurationKey] ?? ""));
+        builder.AddUserIdHasher();
         builder.Services.AddDaprClient(dapr => dapr.UseJsonSerializationOptions(ContractsJsonContext.OptionsWith(own)));
         builder.Services.ConfigureHttpJsonOptions(json =>
         {

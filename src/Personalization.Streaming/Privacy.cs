@@ -1,9 +1,22 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Personalization.Contracts;
 
 namespace Personalization.Streaming;
+
+public static class PrivacyExtensions
+{
+    /// <summary>The <see cref="UserIdHasher"/> of <c>Privacy:HashKey</c>; a missing or short key fails the first use with the setting's name.</summary>
+    public static IHostApplicationBuilder AddUserIdHasher(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton(sp => new UserIdHasher(sp.GetRequiredService<IConfiguration>()[UserIdHasher.ConfigurationKey] ?? ""));
+        return builder;
+    }
+}
 
 /// <summary>
 /// The keyed hash under which an erased user is remembered (suppression list, pseudonymized ledger rows):

@@ -9,11 +9,11 @@ namespace Personalization.Collector.Tests;
 
 public sealed class DeduplicationTests
 {
-    private static CollectedEvent Event(string messageId, string type = "track") => new()
+    private static CollectedEvent Event(string messageId, string type = "track", string userId = "u1") => new()
     {
         Type = type,
         MessageId = messageId,
-        UserId = "u1",
+        UserId = userId,
         Event = type == "track" ? "A" : null,
         Timestamp = Requests.ReceivedAt,
         ReceivedAt = Requests.ReceivedAt,
@@ -42,6 +42,20 @@ public sealed class DeduplicationTests
 
         Assert.Equal(["m1", "m2"], plan.ToPublish.Select(e => e.MessageId));
         Assert.Single(plan.Duplicates);
+    }
+
+    [Fact]
+    public async Task AnErasedUsersEventsAreAcceptedButNeitherPublishedNorMarked()
+    {
+        var sink = new FakeSink();
+        sink.Suppressed.Add("erased");
+
+        var outcome = await Pipeline(sink).IngestAsync([Event("m1", userId: "erased"), Event("m2", userId: "u2")], CancellationToken.None);
+
+        Assert.True(outcome.IsAccepted);
+        Assert.Equal(["m2"], sink.Published.Select(e => e.MessageId));
+        Assert.Equal(["m2"], sink.Markers);
+        Assert.Equal(["find", "publish", "mark"], sink.Calls);
     }
 
     [Fact]

@@ -20,15 +20,17 @@ internal sealed class FakeSink : IEventSink
     /// <summary>When set, every publish waits for it: requests stay in flight until the test completes it.</summary>
     public TaskCompletionSource? PublishGate { get; set; }
 
-    public Task<IReadOnlySet<string>> FindSeenAsync(IReadOnlyList<string> messageIds, CancellationToken cancellationToken)
+    /// <summary>Profile ids on the suppression list (erased users).</summary>
+    public HashSet<string> Suppressed { get; } = [];
+
+    public Task<MarkersFound> FindMarkersAsync(IReadOnlyList<string> messageIds, IReadOnlyList<string> profileIds, CancellationToken cancellationToken)
     {
         Calls.Add("find");
         if (StoreDown)
         {
             throw new EventSinkUnavailableException("state store down");
         }
-        IReadOnlySet<string> seen = messageIds.Where(Markers.Contains).ToHashSet();
-        return Task.FromResult(seen);
+        return Task.FromResult(new MarkersFound(messageIds.Where(Markers.Contains).ToHashSet(), profileIds.Where(Suppressed.Contains).ToHashSet()));
     }
 
     public async Task<IReadOnlyList<string>> PublishAsync(IReadOnlyList<CollectedEvent> events, CancellationToken cancellationToken)

@@ -13,6 +13,7 @@ public sealed class GatewayClient(DistributedApplication app) : IDisposable
 {
     public const string WriteKey = "dev-write-key";
     public const string ReadKey = "dev-read-key";
+    public const string AdminKey = "dev-admin-key";
 
     private readonly HttpClient _http = app.CreateHttpClient("gateway", "http");
 
@@ -40,6 +41,30 @@ public sealed class GatewayClient(DistributedApplication app) : IDisposable
         return request;
     }
 
+    /// <summary>A request with a read or admin key as Bearer token, or a write key as HTTP Basic user name.</summary>
+    public static HttpRequestMessage Request(HttpMethod method, string path, string key, object? body = null)
+    {
+        var request = new HttpRequestMessage(method, path) { Content = body is null ? null : JsonContent.Create(body) };
+        request.Headers.Authorization = key == WriteKey
+            ? new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(WriteKey + ":")))
+            : new AuthenticationHeaderValue("Bearer", key);
+        return request;
+    }
+
+    public Task<HttpResponseMessage> SendAsync(HttpRequestMessage request) => _http.SendAsync(request);
+
+    /// <summary>Sends and answers the JSON body, asserting the status.</summary>
+    public async Task<JsonObject> SendExpectingAsync(HttpRequestMessage request, HttpStatusCode expected)
+    {
+        using (request)
+        {
+            using var response = await _http.SendAsync(request);
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == expected, $"{request.Method} {request.RequestUri} answered {(int)response.StatusCode}, not {(int)expected}: {body}");
+            return JsonNode.Parse(body)!.AsObject();
+        }
+    }
+
     public async Task SendAcceptedAsync(params JsonObject[] events)
     {
         using var response = await SendBatchAsync(events);
@@ -49,8 +74,7 @@ public sealed class GatewayClient(DistributedApplication app) : IDisposable
 
     public async Task PutConsentAsync(string userId, object purposes)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Put, $"/v1/consent/{userId}") { Content = JsonContent.Create(new { purposes }) };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(WriteKey + ":")));
+        using var request = Request(HttpMethod.Put, $"/v1/consent/{userId}", WriteKey, new { purposes });
         using var response = await _http.SendAsync(request);
         Assert.True(response.IsSuccessStatusCode, $"consent PUT answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
     }

@@ -3,6 +3,7 @@ using Dapr.Client;
 using Grpc.Core;
 using Personalization.Collector.Model;
 using Personalization.Contracts;
+using Personalization.Streaming;
 
 namespace Personalization.Collector.Extensions;
 
@@ -11,28 +12,35 @@ namespace Personalization.Collector.Extensions;
 /// <see cref="Topics.EventsCollected"/> as one <see cref="CollectedEventBatch"/> message (all of them queued, or none);
 /// every transport failure becomes <see cref="EventSinkUnavailableException"/>.
 /// </summary>
-public sealed class DaprEventSink(DaprClient dapr) : IEventSink
+public sealed class DaprEventSink(DaprClient dapr, UserIdHasher hasher) : IEventSink
 {
     private static readonly string DedupePrefix = StateKeys.Dedupe("");
 
-    public async Task<IReadOnlySet<string>> FindSeenAsync(IReadOnlyList<string> messageIds, CancellationToken cancellationToken)
+    public async Task<MarkersFound> FindMarkersAsync(IReadOnlyList<string> messageIds, IReadOnlyList<string> profileIds, CancellationToken cancellationToken)
     {
-        var keys = new List<string>(messageIds.Count);
+        var keys = new List<string>(messageIds.Count + profileIds.Count);
         foreach (var id in messageIds)
         {
             keys.Add(StateKeys.Dedupe(id));
         }
-        var items = await Guard("read de-duplication markers",
+        var suppressionKeys = new Dictionary<string, string>(profileIds.Count, StringComparer.Ordinal);
+        foreach (var id in profileIds)
+        {
+            var key = hasher.SuppressionKey(id);
+            suppressionKeys[key] = id;
+            keys.Add(key);
+        }
+        var items = await Guard("read de-duplication and suppression markers",
             () => dapr.GetBulkStateAsync(StateKeys.Store, keys, parallelism: null, metadata: null, cancellationToken));
         var seen = new HashSet<string>(StringComparer.Ordinal);
+        var suppressed = new HashSet<string>(StringComparer.Ordinal);
         foreach (var item in items)
         {
-            if (!string.IsNullOrEmpty(item.Value) && item.Key.StartsWith(DedupePrefix, StringComparison.Ordinal))
-            {
-                seen.Add(item.Key[DedupePrefix.Length..]);
-            }
+            if (string.IsNullOrEmpty(item.Value)) continue;
+            if (item.Key.StartsWith(DedupePrefix, StringComparison.Ordinal)) seen.Add(item.Key[DedupePrefix.Length..]);
+            else if (suppressionKeys.TryGetValue(item.Key, out var profileId)) suppressed.Add(profileId);
         }
-        return seen;
+        return new MarkersFound(seen, suppressed);
     }
 
     public async Task<IReadOnlyList<string>> PublishAsync(IReadOnlyList<CollectedEvent> events, CancellationToken cancellationToken)

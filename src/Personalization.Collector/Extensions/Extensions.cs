@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
 using Personalization.Collector.Apis;
 using Personalization.Collector.Model;
+using Personalization.Streaming;
 
 namespace Personalization.Collector.Extensions;
 
@@ -13,6 +14,7 @@ internal static class Extensions
     public static IHostApplicationBuilder AddApplicationServices(this IHostApplicationBuilder builder)
     {
         builder.AddDaprSidecarHealthCheck();
+        builder.AddUserIdHasher();
 
         builder.Services.AddOptions<CollectorOptions>()
             .Bind(builder.Configuration.GetSection(CollectorOptions.Section))

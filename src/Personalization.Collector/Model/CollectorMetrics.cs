@@ -14,6 +14,7 @@ public sealed class CollectorMetrics
     private readonly Counter<long> _accepted;
     private readonly Counter<long> _rejected;
     private readonly Counter<long> _duplicates;
+    private readonly Counter<long> _suppressed;
     private readonly Histogram<int> _batchSize;
 
     public CollectorMetrics(IMeterFactory meterFactory)
@@ -22,6 +23,7 @@ public sealed class CollectorMetrics
         _accepted = meter.CreateCounter<long>("collector.events.accepted", "{event}", "Events published to " + Topics.EventsCollected);
         _rejected = meter.CreateCounter<long>("collector.events.rejected", "{request}", "Requests refused, by reason");
         _duplicates = meter.CreateCounter<long>("collector.events.duplicate", "{event}", "Events dropped because their messageId was seen before");
+        _suppressed = meter.CreateCounter<long>("collector.events.suppressed", "{event}", "Events dropped because their user was erased (on the suppression list)");
         _batchSize = meter.CreateHistogram<int>("collector.batch.size", "{event}", "Events per accepted request");
     }
 
@@ -40,6 +42,8 @@ public sealed class CollectorMetrics
             _duplicates.Add(1, new KeyValuePair<string, object?>("event.type", collected.Type));
         }
     }
+
+    public void Suppressed(int events) => _suppressed.Add(events);
 
     public void Rejected(string endpointType, string reason) =>
         _rejected.Add(1, new KeyValuePair<string, object?>("event.type", endpointType), new KeyValuePair<string, object?>("reason", reason));

@@ -37,8 +37,9 @@ public sealed partial class IngestionPipeline(
         timeout.CancelAfter(options.Value.SidecarTimeout);
         try
         {
-            var seen = await sink.FindSeenAsync(DedupePlan.DistinctIds(events), timeout.Token);
-            var plan = DedupePlan.Create(events, seen);
+            var found = await sink.FindMarkersAsync(DedupePlan.DistinctIds(events), DedupePlan.DistinctProfiles(events), timeout.Token);
+            var plan = DedupePlan.Create(events, found.SeenMessageIds, found.SuppressedProfileIds);
+            if (plan.Suppressed > 0) metrics.Suppressed(plan.Suppressed);
             if (plan.Duplicates.Count > 0)
             {
                 metrics.Duplicates(plan.Duplicates);
