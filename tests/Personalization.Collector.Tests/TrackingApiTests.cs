@@ -50,6 +50,35 @@ public sealed class TrackingApiTests : IDisposable
         Assert.Equal(("m-1", "web", "track"), (published.MessageId, published.Source, published.Type));
     }
 
+    [Theory]
+    [InlineData("Sec-GPC", "1", new[] { "gpc" })]
+    [InlineData("DNT", "1", new[] { "dnt" })]
+    [InlineData("Sec-GPC", "0", null)]
+    [InlineData("DNT", "yes", null)]
+    public async Task OptOutHeadersTravelWithTheEventsAsSignals(string header, string value, string[]? signals)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/v1/batch")
+        {
+            Content = new StringContent("""{"batch":[{"type":"track","userId":"u1","event":"A"},{"type":"page","userId":"u1"}]}""", Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add(header, value);
+
+        Assert.Equal(HttpStatusCode.OK, (await _client.SendAsync(request)).StatusCode);
+        Assert.Equal(2, _sink.Published.Count);
+        Assert.All(_sink.Published, e => Assert.Equal(signals, e.Signals));
+    }
+
+    [Fact]
+    public async Task APayloadCannotClaimSignalsOrPurposes()
+    {
+        var response = await Post("/v1/track", """{"userId":"u1","event":"A","signals":["gpc"],"purposes":["marketing"]}""");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var published = Assert.Single(_sink.Published);
+        Assert.Null(published.Signals);
+        Assert.Null(published.Purposes);
+    }
+
     [Fact]
     public async Task TheAnalyticsJsShortPathsAreServed()
     {
