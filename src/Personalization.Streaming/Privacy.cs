@@ -47,29 +47,32 @@ public sealed class UserIdHasher
 /// <summary>
 /// The rule every stage after consent applies when it processes an event: it goes on only if its user is not erased
 /// (no suppression marker) and none of the purposes consent let it through for (<see cref="CollectedEvent.Purposes"/>)
-/// has been revoked since. Both keys are read in the stage's one bulk get of the batch, so the check costs no round
-/// trip. A purpose the user never stated keeps its default, and defaults do not change while the system runs, so only
-/// an explicit <c>false</c> revokes.
+/// has been revoked since. Both keys (<see cref="Keys"/>) are read in the stage's one bulk get of the batch, so the check
+/// costs no round trip; <see cref="Read"/> decodes them once per profile and batch. A purpose the user never stated
+/// keeps its default, and defaults do not change while the system runs, so only an explicit <c>false</c> revokes.
 /// </summary>
-public static class ConsentCheck
+public readonly record struct ConsentCheck(bool IsErased, ConsentState? Consent)
 {
+    /// <summary>What <see cref="Refusal"/> answers for an erased user's event.</summary>
+    public const string Erased = "erased";
+
     /// <summary>The keys to read for a profile: its consent, and its suppression marker.</summary>
     public static string[] Keys(string profileId, UserIdHasher hasher) => [StateKeys.Consent(profileId), hasher.SuppressionKey(profileId)];
 
-    /// <summary>The purpose that now stops this event, "erased" when its user is, or null when it may go on.</summary>
-    public static string? Refusal(CollectedEvent e, UserIdHasher hasher, IReadOnlyDictionary<string, string> read)
+    /// <summary>The check of one profile, from what the bulk get found of its <see cref="Keys"/>.</summary>
+    public static ConsentCheck Read(string profileId, UserIdHasher hasher, IReadOnlyDictionary<string, string> read) => new(
+        read.ContainsKey(hasher.SuppressionKey(profileId)),
+        read.TryGetValue(StateKeys.Consent(profileId), out var json) ? JsonSerializer.Deserialize(json, ContractsJsonContext.Default.ConsentState) : null);
+
+    /// <summary>The purpose that now stops this event of the profile, <see cref="Erased"/> when its user is, or null when it may go on.</summary>
+    public string? Refusal(CollectedEvent e)
     {
-        if (read.ContainsKey(hasher.SuppressionKey(e.ProfileId))) return Erased;
-        if (e.Purposes is not { Count: > 0 } purposes || !read.TryGetValue(StateKeys.Consent(e.ProfileId), out var json)) return null;
-        var consent = JsonSerializer.Deserialize(json, ContractsJsonContext.Default.ConsentState);
-        if (consent is null) return null;
+        if (IsErased) return Erased;
+        if (e.Purposes is not { Count: > 0 } purposes || Consent is null) return null;
         foreach (var purpose in purposes)
         {
-            if (consent.Purposes.TryGetValue(purpose, out var granted) && !granted) return purpose;
+            if (Consent.Purposes.TryGetValue(purpose, out var granted) && !granted) return purpose;
         }
         return null;
     }
-
-    /// <summary>What <see cref="Refusal"/> answers for an erased user's event.</summary>
-    public const string Erased = "erased";
 }

@@ -24,20 +24,20 @@ public sealed class ConsentCheckTests
 
     [Fact]
     public void AnEventGoesOnWhenNothingChangedSinceConsentLetItThrough() =>
-        Assert.Null(ConsentCheck.Refusal(Event("u1", "analytics", "personalization"), Hasher, new Dictionary<string, string>()));
+        Assert.Null(ConsentCheck.Read("u1", Hasher, new Dictionary<string, string>()).Refusal(Event("u1", "analytics", "personalization")));
 
     [Fact]
     public void APurposeRevokedSinceStopsTheEventAndIsNamed()
     {
         var read = Consent("u1", new() { ["analytics"] = true, ["personalization"] = false });
-        Assert.Equal("personalization", ConsentCheck.Refusal(Event("u1", "analytics", "personalization"), Hasher, read));
+        Assert.Equal("personalization", ConsentCheck.Read("u1", Hasher, read).Refusal(Event("u1", "analytics", "personalization")));
     }
 
     [Fact]
     public void APurposeTheEventDidNotNeedDoesNotStopIt()
     {
         var read = Consent("u1", new() { ["marketing"] = false });
-        Assert.Null(ConsentCheck.Refusal(Event("u1", "analytics"), Hasher, read));
+        Assert.Null(ConsentCheck.Read("u1", Hasher, read).Refusal(Event("u1", "analytics")));
     }
 
     [Fact]
@@ -45,8 +45,8 @@ public sealed class ConsentCheckTests
     {
         var read = Consent("u1", new() { ["analytics"] = true });
         read[Hasher.SuppressionKey("u1")] = "{}";
-        Assert.Equal(ConsentCheck.Erased, ConsentCheck.Refusal(Event("u1", "analytics"), Hasher, read));
-        Assert.Null(ConsentCheck.Refusal(Event("u2"), Hasher, read));
+        Assert.Equal(ConsentCheck.Erased, ConsentCheck.Read("u1", Hasher, read).Refusal(Event("u1", "analytics")));
+        Assert.Null(ConsentCheck.Read("u2", Hasher, read).Refusal(Event("u2")));
     }
 
     [Fact]

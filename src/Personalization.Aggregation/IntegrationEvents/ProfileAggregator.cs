@@ -114,6 +114,7 @@ public sealed class ProfileAggregator(
             var seen = others.TryGetValue(_seenKey, out var seenJson)
                 ? JsonSerializer.Deserialize(seenJson, AggregationJsonContext.Default.SeenSet) ?? SeenSet.Empty()
                 : SeenSet.Empty();
+            var check = ConsentCheck.Read(profileId, hasher, others);
             var now = clock.GetUtcNow();
             Folded.Clear();
             Withheld.Clear();
@@ -128,7 +129,7 @@ public sealed class ProfileAggregator(
                     Duplicates++;
                     continue;
                 }
-                if (ConsentCheck.Refusal(e.Event, hasher, others) is { } refusal)
+                if (check.Refusal(e.Event) is { } refusal)
                 {
                     Withheld[refusal] = Withheld.GetValueOrDefault(refusal) + 1;
                     continue;

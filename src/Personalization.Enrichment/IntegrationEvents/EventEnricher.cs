@@ -109,9 +109,10 @@ public sealed class EventEnricher(
             (NewSessions, Late, Redeliveries) = (0, 0, 0);
             Sessions.Clear();
             Dropped.Clear();
+            var check = ConsentCheck.Read(profileId, hasher, others);
             foreach (var e in Events)
             {
-                if (ConsentCheck.Refusal(e, hasher, others) is { } refusal)
+                if (check.Refusal(e) is { } refusal)
                 {
                     Dropped[refusal] = Dropped.GetValueOrDefault(refusal) + 1;
                     continue;
