@@ -10,8 +10,6 @@ namespace Personalization.EndToEndTests;
 [Collection(PlatformCollection.Name)]
 public sealed class BatchDeliveryTests(PlatformFixture platform)
 {
-    private static string NewUser(string label) => $"{label}-{Guid.NewGuid():N}";
-
     /// <summary>A collected event as the collector publishes it (ids, times), for publishing straight to the broker.</summary>
     private static JsonObject Collected(string userId, string eventName, string? messageId = null)
     {
@@ -30,7 +28,7 @@ public sealed class BatchDeliveryTests(PlatformFixture platform)
     {
         await using var broker = await Broker.ConnectAsync(platform.App);
         var deadLetters = await broker.WatchAsync("events.collected.dead-letter");
-        var user = NewUser("neighbours");
+        var user = Events.NewUser("neighbours");
 
         // Published back to back, so they arrive in the same bulk deliveries: the poison must fail alone.
         var good = new List<string>();
@@ -61,7 +59,7 @@ public sealed class BatchDeliveryTests(PlatformFixture platform)
     {
         await using var broker = await Broker.ConnectAsync(platform.App);
         using var gateway = new GatewayClient(platform.App);
-        var user = NewUser("redelivered");
+        var user = Events.NewUser("redelivered");
         var message = Batch(Collected(user, "Viewed"), Collected(user, "Clicked"), Collected(user, "Clicked"));
 
         // Two copies back to back (one bulk delivery, or two deliveries on two replicas at once), then a third later:
@@ -95,7 +93,7 @@ public sealed class BatchDeliveryTests(PlatformFixture platform)
     public async Task ConcurrentRequestsForTheSameUsersThroughReplicatedStagesGiveExactCounts()
     {
         using var gateway = new GatewayClient(platform.App);
-        var users = Enumerable.Range(0, 8).Select(i => NewUser($"replicas{i}")).ToArray();
+        var users = Enumerable.Range(0, 8).Select(i => Events.NewUser($"replicas{i}")).ToArray();
         const int Requests = 40, PerRequest = 20;
 
         // Every request carries events of every user, and requests run concurrently: both replicas of every stage

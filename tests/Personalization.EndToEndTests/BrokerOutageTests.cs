@@ -11,13 +11,11 @@ namespace Personalization.EndToEndTests;
 [Collection(PlatformCollection.Name)]
 public sealed class BrokerOutageTests(PlatformFixture platform)
 {
-    private static string NewUser(string label) => $"{label}-{Guid.NewGuid():N}";
-
     [Fact]
     public async Task WithTheBrokerStoppedTheCollectorAnswers503AndRetriedEventsCountExactlyOnce()
     {
         using var gateway = new GatewayClient(platform.App);
-        var user = NewUser("outage");
+        var user = Events.NewUser("outage");
         var batch = Enumerable.Range(0, 5).Select(i => Events.Track(user, "During Outage", $"outage-{user}-{i}")).ToArray();
 
         await platform.App.ResourceCommands.ExecuteCommandAsync("rabbitmq", "resource-stop");

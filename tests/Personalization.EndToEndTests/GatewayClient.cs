@@ -116,6 +116,9 @@ public sealed class GatewayClient(DistributedApplication app) : IDisposable
 /// <summary>Segment-shaped events for the tests.</summary>
 public static class Events
 {
+    /// <summary>A user id no other test uses.</summary>
+    public static string NewUser(string label) => $"{label}-{Guid.NewGuid():N}";
+
     public static JsonObject Identify(string userId, JsonObject traits, string? messageId = null) => new()
     {
         ["type"] = "identify", ["userId"] = userId, ["traits"] = traits, ["messageId"] = messageId ?? Guid.NewGuid().ToString(),

@@ -12,14 +12,12 @@ namespace Personalization.EndToEndTests;
 [Collection(PlatformCollection.Name)]
 public sealed class PipelineTests(PlatformFixture platform)
 {
-    private static string NewUser(string label) => $"{label}-{Guid.NewGuid():N}";
-
     [Fact]
     public async Task IdentifyTrackAndPageForTwoUsersShowExactCountsAndTraitsInTheirProfiles()
     {
         using var gateway = new GatewayClient(platform.App);
-        var alice = NewUser("alice");
-        var bob = NewUser("bob");
+        var alice = Events.NewUser("alice");
+        var bob = Events.NewUser("bob");
 
         await gateway.SendAcceptedAsync(
             Events.Identify(alice, new JsonObject { ["plan"] = "pro", ["email"] = "alice@example.test" }),
@@ -50,7 +48,7 @@ public sealed class PipelineTests(PlatformFixture platform)
     public async Task TheSameMessageIdSentTwiceCountsOnce()
     {
         using var gateway = new GatewayClient(platform.App);
-        var user = NewUser("dup");
+        var user = Events.NewUser("dup");
         var messageId = Guid.NewGuid().ToString();
 
         await gateway.SendAcceptedAsync(Events.Track(user, "Clicked", messageId));
@@ -76,7 +74,7 @@ public sealed class PipelineTests(PlatformFixture platform)
     public async Task AnEventWhosePurposeLacksConsentNeverReachesTheProfile()
     {
         using var gateway = new GatewayClient(platform.App);
-        var user = NewUser("consent");
+        var user = Events.NewUser("consent");
         await gateway.PutConsentAsync(user, new Dictionary<string, bool> { ["analytics"] = true, ["marketing"] = false });
 
         await gateway.SendAcceptedAsync(
@@ -100,7 +98,7 @@ public sealed class PipelineTests(PlatformFixture platform)
         var poisonId = await broker.PublishAsync("events.collected", new JsonObject { ["type"] = "track", ["event"] = 42 });
 
         using var gateway = new GatewayClient(platform.App);
-        var user = NewUser("after-poison");
+        var user = Events.NewUser("after-poison");
         await gateway.SendAcceptedAsync(Events.Track(user, "Still Flowing"));
         await gateway.WaitForProfileAsync(user, p => p.Count("Still Flowing") == 1);
 

@@ -12,8 +12,6 @@ namespace Personalization.EndToEndTests;
 [Collection(PlatformCollection.Name)]
 public sealed class PrivacyTests(PlatformFixture platform)
 {
-    private static string NewUser(string label) => $"{label}-{Guid.NewGuid():N}";
-
     /// <summary>DELETE /v1/profiles/{id}, then polls the erasure until it completes; answers its final status.</summary>
     private static async Task<JsonObject> EraseAsync(GatewayClient gateway, string userId)
     {
@@ -55,8 +53,8 @@ public sealed class PrivacyTests(PlatformFixture platform)
     {
         using var gateway = new GatewayClient(platform.App);
         await using var broker = await Broker.ConnectAsync(platform.App);
-        var user = NewUser("erase");
-        var anonymous = NewUser("anon");
+        var user = Events.NewUser("erase");
+        var anonymous = Events.NewUser("anon");
         var identify = Events.Identify(user, new JsonObject { ["email"] = $"{user}@example.test" });
         identify["anonymousId"] = anonymous;
         var viewed = Events.Track(user, "Product Viewed");
@@ -88,7 +86,7 @@ public sealed class PrivacyTests(PlatformFixture platform)
         await gateway.SendAcceptedAsync(afterErasure);
         var lateId = Guid.NewGuid().ToString();
         await broker.PublishAsync("events.enriched", Enriched(user, "Queued Before Erasure", lateId));
-        var marker = NewUser("marker");
+        var marker = Events.NewUser("marker");
         await gateway.SendAcceptedAsync(Events.Track(marker, "Marker"));
         await gateway.WaitForProfileAsync(marker, p => p.Count("Marker") == 1);
         await Task.Delay(TimeSpan.FromSeconds(3));
@@ -102,7 +100,7 @@ public sealed class PrivacyTests(PlatformFixture platform)
     public async Task ErasingAnUnknownUserCompletesWithZeroCounts()
     {
         using var gateway = new GatewayClient(platform.App);
-        var status = await EraseAsync(gateway, NewUser("never-seen"));
+        var status = await EraseAsync(gateway, Events.NewUser("never-seen"));
         foreach (var store in status["stores"]!.AsArray())
         {
             foreach (var (kind, count) in store!["removed"]!.AsObject())
@@ -136,7 +134,7 @@ public sealed class PrivacyTests(PlatformFixture platform)
     {
         using var gateway = new GatewayClient(platform.App);
         await using var broker = await Broker.ConnectAsync(platform.App);
-        var user = NewUser("revoke");
+        var user = Events.NewUser("revoke");
         var stream = Task.Run(async () =>
         {
             for (var i = 0; i < 20; i++)
@@ -155,7 +153,7 @@ public sealed class PrivacyTests(PlatformFixture platform)
         await broker.PublishAsync("events.consented", new JsonObject { ["events"] = new JsonArray(queued) });
         await stream;
 
-        var marker = NewUser("marker");
+        var marker = Events.NewUser("marker");
         await gateway.SendAcceptedAsync(Events.Track(marker, "Marker"));
         await gateway.WaitForProfileAsync(marker, p => p.Count("Marker") == 1);
         await Task.Delay(TimeSpan.FromSeconds(3));
@@ -169,7 +167,7 @@ public sealed class PrivacyTests(PlatformFixture platform)
     public async Task RevokingPersonalizationWithholdsTheProfileAtOnceAndDeletesIt()
     {
         using var gateway = new GatewayClient(platform.App);
-        var user = NewUser("no-personalization");
+        var user = Events.NewUser("no-personalization");
         await gateway.SendAcceptedAsync(Events.Track(user, "Clicked"));
         await gateway.WaitForProfileAsync(user, p => p.Count("Clicked") == 1);
 
@@ -195,7 +193,7 @@ public sealed class PrivacyTests(PlatformFixture platform)
     public async Task GpcAndDoNotSellAreInTheLedgerWithTheirSourceKeyAndPolicyVersion()
     {
         using var gateway = new GatewayClient(platform.App);
-        var user = NewUser("gpc");
+        var user = Events.NewUser("gpc");
         using (var request = GatewayClient.BatchRequest([Events.Track(user, "Viewed")]))
         {
             request.Headers.Add("Sec-GPC", "1");
@@ -215,7 +213,7 @@ public sealed class PrivacyTests(PlatformFixture platform)
             Assert.False(string.IsNullOrEmpty(e["policyVersion"]!.GetValue<string>()));
         });
 
-        var other = NewUser("dns");
+        var other = Events.NewUser("dns");
         await gateway.SendExpectingAsync(GatewayClient.Request(HttpMethod.Put, $"/v1/consent/{other}", GatewayClient.AdminKey,
             new { doNotSellOrShare = true, policyVersion = "v9" }), HttpStatusCode.OK);
         history = await gateway.SendExpectingAsync(GatewayClient.Request(HttpMethod.Get, $"/v1/consent/{other}/history", GatewayClient.ReadKey), HttpStatusCode.OK);
@@ -229,8 +227,8 @@ public sealed class PrivacyTests(PlatformFixture platform)
     public async Task ExportHoldsTheProfileSessionsLinkedIdsAndConsentHistory()
     {
         using var gateway = new GatewayClient(platform.App);
-        var user = NewUser("export");
-        var anonymous = NewUser("anon");
+        var user = Events.NewUser("export");
+        var anonymous = Events.NewUser("anon");
         var identify = Events.Identify(user, new JsonObject { ["plan"] = "pro" });
         identify["anonymousId"] = anonymous;
         await gateway.PutConsentAsync(user, new Dictionary<string, bool> { ["analytics"] = true });
