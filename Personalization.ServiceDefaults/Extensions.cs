@@ -25,6 +25,9 @@ public static class ServiceDefaultsExtensions
     /// <summary>Readiness: the dependencies the service needs are reachable.</summary>
     public const string HealthPath = "/health";
 
+    /// <summary>Prometheus text of every metric the service records (as the sidecar serves its own on its metrics port).</summary>
+    public const string MetricsPath = "/metrics";
+
     /// <summary>The Dapr sidecar's health endpoints, probed by readiness checks: not worth a trace either.</summary>
     private const string DaprHealthPath = "/v1.0/healthz";
 
@@ -84,7 +87,9 @@ public static class ServiceDefaultsExtensions
                 .AddAspNetCoreInstrumentation()
                 .AddHttpClientInstrumentation()
                 .AddRuntimeInstrumentation()
-                .AddMeter(TelemetryPrefix + "*"))
+                .AddMeter(TelemetryPrefix + "*")
+                // Kubernetes and a local Prometheus scrape /metrics; the OTLP export above feeds the dashboard.
+                .AddPrometheusExporter())
             .WithTracing(tracing => tracing
                 // Telemetry:TracesPerSecond new traces per second per process (default 1), the rest follow their parent.
                 .SetSampler(new ParentBasedSampler(new RateLimitingSampler(
@@ -96,6 +101,7 @@ public static class ServiceDefaultsExtensions
                     options.Filter = context =>
                         !context.Request.Path.StartsWithSegments(HealthPath)
                         && !context.Request.Path.StartsWithSegments(AlivePath)
+                        && !context.Request.Path.StartsWithSegments(MetricsPath)
                         && !context.Request.Path.StartsWithSegments(DaprHealthPath))
                 .AddHttpClientInstrumentation(options =>
                     options.FilterHttpRequestMessage = request =>
@@ -117,10 +123,13 @@ public static class ServiceDefaultsExtensions
 
     /// <summary>
     /// Maps <c>/alive</c> and <c>/health</c> in every environment: Kubernetes probes them, so they
-    /// are not a development convenience. Both answer with a short JSON report.
+    /// are not a development convenience. Both answer with a short JSON report. Maps <c>/metrics</c> (Prometheus
+    /// text) too; <paramref name="metrics"/> can guard it (the gateway, whose port is public, asks for a key).
     /// </summary>
-    public static WebApplication MapDefaultEndpoints(this WebApplication app)
+    public static WebApplication MapDefaultEndpoints(this WebApplication app, Action<IEndpointConventionBuilder>? metrics = null)
     {
+        var scraping = app.MapPrometheusScrapingEndpoint(MetricsPath);
+        metrics?.Invoke(scraping);
         app.MapHealthChecks(HealthPath, new HealthCheckOptions { ResponseWriter = HealthReportWriter.WriteAsync });
         app.MapHealthChecks(AlivePath, new HealthCheckOptions
         {

@@ -43,6 +43,9 @@ public static class StateKeys
     public const string Separator = "||";
 
     public static string Profile(string profileId) => $"profile:{profileId}";
+
+    /// <summary>The last <see cref="PipelineHeartbeat"/> aggregation saw.</summary>
+    public const string Heartbeat = "heartbeat:pipeline";
     public static string Consent(string userId) => $"consent:{userId}";
 
     /// <summary>The enrichment service's session of a profile (current session and recently seen message ids).</summary>
@@ -63,6 +66,20 @@ public static class StateKeys
     /// </summary>
     public static string Suppressed(string userIdHash) => $"suppressed:{userIdHash}";
 }
+
+/// <summary>
+/// The pipeline's heartbeat: every few seconds the collector publishes one event for <see cref="ProfileId"/>, which
+/// crosses every stage like a user's event; aggregation records how long it took instead of folding it into a profile
+/// (<see cref="StateKeys.Heartbeat"/>), and profile-query's health reports it. The id is refused on ingestion.
+/// </summary>
+public static class Heartbeat
+{
+    public const string ProfileId = "__heartbeat__";
+    public const string EventName = "Pipeline Heartbeat";
+}
+
+/// <summary>The last heartbeat through the pipeline, as aggregation stores it under <see cref="StateKeys.Heartbeat"/>.</summary>
+public sealed record PipelineHeartbeat(DateTimeOffset SentAt, DateTimeOffset ArrivedAt, double LatencyMs);
 
 /// <summary>Consent purposes an event can need.</summary>
 public static class Purposes

@@ -1,4 +1,5 @@
 using Personalization.Gateway.Extensions;
+using Personalization.Gateway.Model;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
@@ -14,7 +15,8 @@ app.UseAuthorization();
 app.UseRateLimiter();
 app.UseRouteBodySizeLimits();
 
-app.MapDefaultEndpoints();
+// The gateway's port is the public one: its own metrics are for a scraper holding the admin key.
+app.MapDefaultEndpoints(metrics => metrics.RequireAuthorization(Policies.AdminKey));
 app.MapReverseProxy();
 app.MapFallback((HttpContext context) => TypedResults.Problem(
     statusCode: StatusCodes.Status404NotFound,

@@ -56,11 +56,6 @@ builder.WebHost.ConfigureKestrel(kestrel =>
     kestrel.ListenLocalhost(options.DaprHttpPort, listen => listen.Protocols = HttpProtocols.Http1);
     if (options.EnableMetrics) kestrel.ListenLocalhost(options.MetricsPort, listen => listen.Protocols = HttpProtocols.Http1);
 });
-if (options.EnableMetrics)
-{
-    // Prometheus text on --metrics-port, as daprd serves its metrics (beside the OTLP export to the dashboard).
-    builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddPrometheusExporter());
-}
 
 builder.Services.AddSingleton(options);
 builder.Services.AddSingleton(resiliency);
@@ -99,9 +94,9 @@ builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<Grpc.AspNetCore.Se
 var app = builder.Build();
 app.MapGrpcService<DaprGrpcService>().RequireHost($"*:{options.DaprGrpcPort}");
 app.MapGrpcReflectionService().RequireHost($"*:{options.DaprGrpcPort}");
-if (options.EnableMetrics) app.MapPrometheusScrapingEndpoint("/metrics").RequireHost($"*:{options.MetricsPort}");
 app.MapDaprHttpApi(options.DaprHttpPort);
-app.MapDefaultEndpoints();
+// Prometheus text on --metrics-port only, as daprd serves its metrics (beside the OTLP export to the dashboard).
+app.MapDefaultEndpoints(metrics => metrics.RequireHost($"*:{options.MetricsPort}"));
 
 var logger = app.Services.GetRequiredService<ILogger<Program>>();
 foreach (var flag in FlagParser.IgnoredFlagsIn(args)) logger.LogInformation("Flag --{Flag} is accepted and has no effect in this sidecar", flag);

@@ -16,6 +16,7 @@ namespace Personalization.Streaming;
 [JsonSerializable(typeof(ProfileUpdateBatch))]
 [JsonSerializable(typeof(ConsentState))]
 [JsonSerializable(typeof(ConsentChanged))]
+[JsonSerializable(typeof(PipelineHeartbeat))]
 [JsonSerializable(typeof(BulkAnswer))]
 [JsonSerializable(typeof(JsonElement))]
 public sealed partial class ContractsJsonContext : JsonSerializerContext

@@ -1,5 +1,6 @@
 using System.Text;
 using Personalization.Collector.Model;
+using Personalization.Contracts;
 
 namespace Personalization.Collector.Tests;
 
@@ -231,5 +232,17 @@ public sealed class ValidationTests
         var error = OnlyError(read, ProblemKind.InvalidEvent);
         Assert.Equal(field, error.Field);
         Assert.Contains("||", error.Message);
+    }
+
+    [Theory]
+    [InlineData("userId")]
+    [InlineData("anonymousId")]
+    public void TheHeartbeatsIdIsReservedAndRefusedNamingTheField(string field)
+    {
+        var read = Requests.Single("track", $$"""{"userId":"u1","anonymousId":"a1","event":"A","{{field}}":"{{Heartbeat.ProfileId}}"}""");
+
+        var error = OnlyError(read, ProblemKind.InvalidEvent);
+        Assert.Equal(field, error.Field);
+        Assert.Contains("reserved", error.Message);
     }
 }

@@ -18,6 +18,7 @@ public sealed partial class AggregationTelemetry : IDisposable
         Folded = _meter.CreateCounter<long>("aggregation.events.folded", "{event}", "Events folded into a profile, per event type");
         Duplicates = _meter.CreateCounter<long>("aggregation.events.duplicates", "{event}", "Redelivered events skipped because the profile has folded them already");
         Withheld = _meter.CreateCounter<long>("aggregation.events.withheld", "{event}", "Events not folded: their user was erased, or a purpose they relied on was revoked after consent let them through; per reason");
+        HeartbeatLatency = _meter.CreateHistogram<double>("pipeline.heartbeat.latency", "ms", "From the collector publishing the pipeline's heartbeat to aggregation taking it, through every stage");
         Conflicts = _meter.CreateCounter<long>("aggregation.profile.conflicts", "{conflict}", "Profile writes that lost an etag race and were redone");
     }
 
@@ -25,6 +26,7 @@ public sealed partial class AggregationTelemetry : IDisposable
     public Counter<long> Folded { get; }
     public Counter<long> Duplicates { get; }
     public Counter<long> Withheld { get; }
+    public Histogram<double> HeartbeatLatency { get; }
     public Counter<long> Conflicts { get; }
 
     public void Dispose() => _meter.Dispose();

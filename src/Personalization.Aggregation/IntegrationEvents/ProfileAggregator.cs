@@ -22,6 +22,8 @@ namespace Personalization.Aggregation.IntegrationEvents;
 /// (another replica wrote a profile meanwhile) redoes the profiles one by one (<see cref="StateBatch"/>); a message is
 /// retried alone when one of its profiles could not be written. A profile whose events were all seen before is
 /// announced again, since the first announcement may be what failed.</para>
+/// <para>The pipeline's heartbeat (<see cref="Heartbeat"/>) is not folded: its latency is recorded
+/// (<c>pipeline.heartbeat.latency</c>) and saved under <see cref="StateKeys.Heartbeat"/>.</para>
 /// </summary>
 public sealed class ProfileAggregator(
     DaprClient dapr, IOptions<AggregationOptions> options, UserIdHasher hasher, TimeProvider clock, AggregationTelemetry telemetry)
@@ -35,17 +37,24 @@ public sealed class ProfileAggregator(
             ["ttlInSeconds"] = ((long)settings.DeduplicationWindow.TotalSeconds).ToString(CultureInfo.InvariantCulture),
         };
         var byProfile = new Dictionary<string, ProfileFold>(StringComparer.Ordinal);
+        CollectedEvent? heartbeat = null;
         foreach (var delivery in deliveries)
         {
             foreach (var e in delivery.Events)
             {
                 var profileId = e.Event.ProfileId;
+                if (profileId == Heartbeat.ProfileId)
+                {
+                    heartbeat = e.Event;
+                    continue;
+                }
                 if (!byProfile.TryGetValue(profileId, out var fold)) byProfile[profileId] = fold = new ProfileFold(profileId, settings, hasher, clock, seenMetadata);
                 fold.Events.Add(e);
             }
         }
         var folds = byProfile.Values.ToList();
         var redone = await StateBatch.UpdateAsync(dapr, StateKeys.Store, folds, ct);
+        if (heartbeat is not null) await RecordHeartbeatAsync(heartbeat, ct);
 
         foreach (var delivery in deliveries)
         {
@@ -88,6 +97,15 @@ public sealed class ProfileAggregator(
         if (duplicates > 0) telemetry.Duplicates.Add(duplicates);
         foreach (var (reason, count) in withheld) telemetry.Withheld.Add(count, new KeyValuePair<string, object?>("reason", reason));
         if (redone > 0) telemetry.Conflicts.Add(redone);
+    }
+
+    /// <summary>The heartbeat arrived: how long it took from the collector to here, as a metric and for profile-query's health.</summary>
+    private async Task RecordHeartbeatAsync(CollectedEvent beat, CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        var latency = (now - beat.ReceivedAt).TotalMilliseconds;
+        telemetry.HeartbeatLatency.Record(latency);
+        await dapr.SaveStateAsync(StateKeys.Store, StateKeys.Heartbeat, new PipelineHeartbeat(beat.ReceivedAt, now, latency), cancellationToken: ct);
     }
 
     /// <summary>One profile, folded through the events of a delivery that were not folded before.</summary>

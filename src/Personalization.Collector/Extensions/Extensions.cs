@@ -45,6 +45,7 @@ internal static class Extensions
         builder.Services.AddSingleton<CollectorMetrics>();
         builder.Services.AddSingleton(services => new SegmentRequestReader(services.GetRequiredService<Microsoft.Extensions.Options.IOptions<CollectorOptions>>().Value));
         builder.Services.AddSingleton<IEventSink, DaprEventSink>();
+        builder.Services.AddHostedService<HeartbeatPublisher>();
         builder.Services.AddSingleton<IngestionPipeline>();
         builder.Services.AddSingleton<TrackingServices>();
         return builder;

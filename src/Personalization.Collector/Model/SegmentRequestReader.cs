@@ -319,6 +319,11 @@ public sealed class SegmentRequestReader(CollectorOptions options)
             errors.Add(new FieldError(field, $"must not contain '{StateKeys.Separator}'", index));
             return null;
         }
+        if (value == Heartbeat.ProfileId)
+        {
+            errors.Add(new FieldError(field, $"'{Heartbeat.ProfileId}' is reserved for the pipeline's heartbeat", index));
+            return null;
+        }
         return value;
     }
 

@@ -72,6 +72,8 @@ public sealed class ConsentPolicy
     /// <summary>The decision for an event; its <see cref="ConsentDecision.Purposes"/> are what the event needs, profile purposes included.</summary>
     public ConsentDecision Decide(CollectedEvent e, ConsentState? state)
     {
+        // The pipeline's own heartbeat is nobody's data: it needs no consent.
+        if (e.ProfileId == Heartbeat.ProfileId) return new ConsentDecision(true, [], null);
         // An unreadable purpose cannot be consented to: the event is denied, never guessed.
         if (RequiredPurposes(e) is not { } required) return new ConsentDecision(false, [], InvalidPurpose);
         var purposes = _withProfilePurposes.TryGetValue(required, out var known) ? known : WithProfilePurposes(required);

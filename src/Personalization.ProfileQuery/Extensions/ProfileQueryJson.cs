@@ -10,6 +10,7 @@ namespace Personalization.ProfileQuery.Extensions;
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
 [JsonSerializable(typeof(UserProfile))]
 [JsonSerializable(typeof(ConsentState))]
+[JsonSerializable(typeof(PipelineHeartbeat))]
 [JsonSerializable(typeof(ProfileView))]
 public sealed partial class ProfileQueryJsonContext : JsonSerializerContext
 {
