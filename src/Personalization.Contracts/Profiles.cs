@@ -44,6 +44,9 @@ public static class StateKeys
 
     public static string Profile(string profileId) => $"profile:{profileId}";
 
+    /// <summary>Why a message (by CloudEvent id) was last answered RETRY, kept a day for the dead-letter store.</summary>
+    public static string DeadLetterReason(string cloudEventId) => $"dead-letter-reason:{cloudEventId}";
+
     /// <summary>The last <see cref="PipelineHeartbeat"/> aggregation saw.</summary>
     public const string Heartbeat = "heartbeat:pipeline";
     public static string Consent(string userId) => $"consent:{userId}";
@@ -80,6 +83,9 @@ public static class Heartbeat
 
 /// <summary>The last heartbeat through the pipeline, as aggregation stores it under <see cref="StateKeys.Heartbeat"/>.</summary>
 public sealed record PipelineHeartbeat(DateTimeOffset SentAt, DateTimeOffset ArrivedAt, double LatencyMs);
+
+/// <summary>A message's failures, as the consuming service records them under <see cref="StateKeys.DeadLetterReason"/>.</summary>
+public sealed record RetryRecord(string Topic, string Reason, int Attempts, DateTimeOffset FirstFailedAt, DateTimeOffset LastFailedAt);
 
 /// <summary>Consent purposes an event can need.</summary>
 public static class Purposes

@@ -17,6 +17,7 @@ namespace Personalization.Streaming;
 [JsonSerializable(typeof(ConsentState))]
 [JsonSerializable(typeof(ConsentChanged))]
 [JsonSerializable(typeof(PipelineHeartbeat))]
+[JsonSerializable(typeof(RetryRecord))]
 [JsonSerializable(typeof(BulkAnswer))]
 [JsonSerializable(typeof(JsonElement))]
 public sealed partial class ContractsJsonContext : JsonSerializerContext

@@ -74,18 +74,31 @@ public static class EventSubscriptions
             })
             .ExcludeFromDescription();
 
-        return app.MapDeadLetters<THandler>(topic.Name);
+        return app.MapDeadLetters(topic.Name);
     }
 
-    /// <summary>The subscription to a dead-letter topic: what lands there is counted and logged.</summary>
-    private static IEndpointRouteBuilder MapDeadLetters<TLogCategory>(this IEndpointRouteBuilder app, string topic)
+    /// <summary>
+    /// The subscription to the dead-letter topic of <paramref name="topic"/>: what lands there is logged, counted
+    /// (<c>stream.dead_lettered</c>, by the service whose subscription it failed, <paramref name="count"/>) and, in the
+    /// service that registers an <see cref="IDeadLetterStore"/>, kept.
+    /// </summary>
+    public static IEndpointRouteBuilder MapDeadLetters(this IEndpointRouteBuilder app, string topic, bool count = true)
     {
         var deadLetterTopic = Topics.DeadLetterOf(topic);
-        app.MapPost("/dead-letters/" + topic.Replace('.', '-'), (HttpRequest request, StreamingTelemetry telemetry, ILogger<TLogCategory> logger) =>
+        app.MapPost("/dead-letters/" + topic.Replace('.', '-'), async (HttpRequest request, StreamingTelemetry telemetry, ILoggerFactory loggers, CancellationToken ct) =>
             {
-                telemetry.DeadLettered.Add(1, new KeyValuePair<string, object?>("topic", deadLetterTopic));
-                StreamingTelemetry.DeadLetter(logger, request.Headers["Cloudevent.id"].FirstOrDefault(), deadLetterTopic);
+                var cloudEventId = request.Headers["Cloudevent.id"].FirstOrDefault();
+                if (count)
+                {
+                    telemetry.DeadLettered.Add(1, new KeyValuePair<string, object?>("topic", deadLetterTopic));
+                    StreamingTelemetry.DeadLetter(loggers.CreateLogger(typeof(EventSubscriptions)), cloudEventId, deadLetterTopic);
+                }
                 Activity.Current?.SetTag("dead_letter.topic", deadLetterTopic);
+                if (request.HttpContext.RequestServices.GetService<IDeadLetterStore>() is { } store)
+                {
+                    using var data = await JsonDocument.ParseAsync(request.Body, cancellationToken: ct);
+                    await store.StoreAsync(topic, cloudEventId ?? Guid.NewGuid().ToString(), data.RootElement, ct);
+                }
                 return TypedResults.Ok();
             })
             .WithTopic(Topics.PubSub, deadLetterTopic)
@@ -111,7 +124,7 @@ public static class EventSubscriptions
             })
             .WithTopic(new TopicOptions { PubsubName = Topics.PubSub, Name = Topics.ConsentChanged, DeadLetterTopic = Topics.DeadLetterOf(Topics.ConsentChanged) })
             .ExcludeFromDescription();
-        return app.MapDeadLetters<ConsentChanged>(Topics.ConsentChanged);
+        return app.MapDeadLetters(Topics.ConsentChanged);
     }
 
     private static async Task<IResult> HandleAsync<T>(
@@ -127,10 +140,16 @@ public static class EventSubscriptions
 
         var answers = new List<BulkAnswerEntry>(entries.GetArrayLength());
         var deliveries = new List<Delivery<T>>(answers.Capacity);
+        var cloudEventIds = new Dictionary<string, string>(StringComparer.Ordinal);
+        List<(string CloudEventId, string Reason)>? retried = null;
         var events = 0;
         foreach (var entry in entries.EnumerateArray())
         {
             var entryId = Json.String(entry, "entryId") ?? "";
+            if (Json.Property(entry, "event") is { ValueKind: JsonValueKind.Object } envelope && Json.String(envelope, "id") is { } cloudEventId)
+            {
+                cloudEventIds[entryId] = cloudEventId;
+            }
             try
             {
                 var delivery = EventBatchReader.Read(entryId, entry, topic);
@@ -139,8 +158,10 @@ public static class EventSubscriptions
             }
             catch (Exception e) when (e is JsonException or FormatException or NotSupportedException or InvalidOperationException)
             {
-                StreamingTelemetry.MessageRetried(logger, entryId, topic.Name, "unreadable: " + e.Message);
+                var reason = "unreadable: " + e.Message;
+                StreamingTelemetry.MessageRetried(logger, entryId, topic.Name, reason);
                 answers.Add(new BulkAnswerEntry(entryId, Retry));
+                if (cloudEventIds.TryGetValue(entryId, out var id)) (retried ??= []).Add((id, reason));
             }
         }
 
@@ -161,17 +182,22 @@ public static class EventSubscriptions
             }
             foreach (var delivery in deliveries)
             {
-                if (delivery.Failure is { } reason) StreamingTelemetry.MessageRetried(logger, delivery.EntryId, topic.Name, reason);
+                if (delivery.Failure is { } reason)
+                {
+                    StreamingTelemetry.MessageRetried(logger, delivery.EntryId, topic.Name, reason);
+                    if (cloudEventIds.TryGetValue(delivery.EntryId, out var id)) (retried ??= []).Add((id, reason));
+                }
                 answers.Add(new BulkAnswerEntry(delivery.EntryId, delivery.Failure is null ? Success : Retry));
             }
         }
+        if (retried is not null) await RetryRecords.RecordAsync(http.RequestServices.GetRequiredService<DaprClient>(), topic.Name, retried, logger, ct);
 
-        var retried = answers.Count(a => a.Status == Retry);
+        var retries = answers.Count(a => a.Status == Retry);
         var tags = new KeyValuePair<string, object?>("topic", topic.Name);
         telemetry.BatchMessages.Record(answers.Count, tags);
         telemetry.Events.Add(events, tags);
-        if (retried < answers.Count) telemetry.Messages.Add(answers.Count - retried, tags, new("outcome", "success"));
-        if (retried > 0) telemetry.Messages.Add(retried, tags, new("outcome", "retry"));
+        if (retries < answers.Count) telemetry.Messages.Add(answers.Count - retries, tags, new("outcome", "success"));
+        if (retries > 0) telemetry.Messages.Add(retries, tags, new("outcome", "retry"));
         return TypedResults.Json(new BulkAnswer(answers), ContractsJsonContext.Default.BulkAnswer);
     }
 

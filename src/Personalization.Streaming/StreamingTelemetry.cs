@@ -37,6 +37,9 @@ public sealed partial class StreamingTelemetry : IDisposable
     [LoggerMessage(Level = LogLevel.Warning, Message = "Delivery of {Count} messages of {Topic} failed as a whole; every message is retried")]
     public static partial void DeliveryFailed(ILogger logger, int count, string topic, Exception error);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Why {Count} messages of {Topic} failed was not recorded: {Reason}")]
+    public static partial void RetryRecordFailed(ILogger logger, int count, string topic, string reason);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Personalization revoked: {Count} keys of derived data deleted")]
     public static partial void PersonalizationWithdrawn(ILogger logger, int count);
 

@@ -67,6 +67,7 @@ public sealed class PrivacyTests(PlatformFixture platform)
         var deadLetters = await broker.WatchAsync("events.collected.dead-letter");
         var poisonId = await broker.PublishAsync("events.collected", new JsonObject { ["type"] = "track", ["userId"] = user, ["event"] = 42 });
         await broker.WaitForAsync(deadLetters, poisonId, TimeSpan.FromSeconds(60));
+        await DeadLetterTests.WaitForKeptAsync(gateway, "events.collected", poisonId);
 
         string[] traces = [user, anonymous, identify["messageId"]!.GetValue<string>(), viewed["messageId"]!.GetValue<string>(), page["messageId"]!.GetValue<string>()];
         var before = await StoreScan.FindAsync(platform.App, traces);
@@ -79,6 +80,7 @@ public sealed class PrivacyTests(PlatformFixture platform)
         Assert.Equal(1, Removed(status, "redis", "seenSets"));
         Assert.Equal(3, Removed(status, "redis", "dedupeMarkers"));
         Assert.True(Removed(status, "postgresql", "consentLedgerRowsPseudonymized") >= 1);
+        Assert.Equal(1, Removed(status, "postgresql", "deadLetters"));
         Assert.DoesNotContain(user, status.ToJsonString());
 
         // After the erasure: the same user sends again, and a message of theirs still queued for aggregation arrives.

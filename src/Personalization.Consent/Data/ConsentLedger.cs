@@ -16,7 +16,8 @@ public sealed record LedgerEntry(
 /// ever inserted; the current consent of a user is, per purpose, the newest row. The state store holds a copy of the
 /// current consent for fast filtering and is rebuilt from here when it is missing. Erasure is the one exception to
 /// "only inserted": it replaces the user's id in their rows by its keyed hash (<see cref="PseudonymizeAsync"/>).
-/// <para>Also creates the erasure log and the suppression list (<see cref="Erasures"/>), the service's other tables.</para>
+/// <para>Also creates the service's other tables: the erasure log and the suppression list (<see cref="Erasures"/>) and
+/// the dead letters (<see cref="DeadLetters"/>).</para>
 /// </summary>
 public sealed class ConsentLedger(NpgsqlDataSource dataSource)
 {
@@ -44,6 +45,20 @@ public sealed class ConsentLedger(NpgsqlDataSource dataSource)
             result        jsonb
         );
         CREATE INDEX IF NOT EXISTS privacy_erasures_running ON privacy_erasures (status) WHERE status = 'running';
+        CREATE TABLE IF NOT EXISTS dead_letters (
+            id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            topic            text        NOT NULL,
+            cloud_event_id   text        NOT NULL,
+            received_at      timestamptz NOT NULL,
+            reason           text,
+            attempts         integer,
+            first_failed_at  timestamptz,
+            last_failed_at   timestamptz,
+            profile_ids      text[]      NOT NULL,
+            data             jsonb       NOT NULL,
+            UNIQUE (topic, cloud_event_id)
+        );
+        CREATE INDEX IF NOT EXISTS dead_letters_profiles ON dead_letters USING gin (profile_ids);
         CREATE TABLE IF NOT EXISTS privacy_suppressions (
             user_hash   text        PRIMARY KEY,
             erasure_id  uuid        NOT NULL,

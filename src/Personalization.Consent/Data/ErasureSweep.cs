@@ -11,10 +11,10 @@ namespace Personalization.Consent.Data;
 /// One pass of an erasure over every store. It finds the user's keys in the state store (profile, session, consent
 /// copy, seen set) and, through the profile, every anonymous id linked to them, with theirs; from the seen sets and
 /// sessions, the message ids whose de-duplication markers remain. Every id found is put on the suppression list
-/// before anything is deleted, so no stage writes anything new for it afterwards; then the keys go in transactions and
-/// the ledger rows are pseudonymized. A pass is idempotent: the second finds only what a stage wrote in between.
+/// before anything is deleted, so no stage writes anything new for it afterwards; then the keys go in transactions, the
+/// ledger rows are pseudonymized and the kept dead letters holding any of the ids are deleted. A pass is idempotent: the second finds only what a stage wrote in between.
 /// </summary>
-public sealed class ErasureSweep(DaprClient dapr, ConsentLedger ledger, Erasures erasures, UserIdHasher hasher)
+public sealed class ErasureSweep(DaprClient dapr, ConsentLedger ledger, Erasures erasures, DeadLetters deadLetters, UserIdHasher hasher)
 {
     private const int KeysPerTransaction = 500;
 
@@ -63,6 +63,7 @@ public sealed class ErasureSweep(DaprClient dapr, ConsentLedger ledger, Erasures
             ErasureTally.Add(tally.Redis, Kinds.First(k => key.StartsWith(k.Prefix, StringComparison.Ordinal)).Kind, 1);
         }
         ErasureTally.Add(tally.Postgres, "consentLedgerRowsPseudonymized", await ledger.PseudonymizeAsync([.. ids], hasher.Hash, ct));
+        ErasureTally.Add(tally.Postgres, "deadLetters", await deadLetters.EraseAsync(ids, ct));
         return ids;
     }
 

@@ -12,4 +12,7 @@ namespace Personalization.Consent.Extensions;
 [JsonSerializable(typeof(Model.ErasureStatus))]
 [JsonSerializable(typeof(Data.ErasureResult))]
 [JsonSerializable(typeof(Data.SuppressionMarker))]
+[JsonSerializable(typeof(Apis.DeadLetterPage))]
+[JsonSerializable(typeof(Apis.DeadLetterOutcome))]
+[JsonSerializable(typeof(Data.DeadLetter))]
 public sealed partial class ConsentJsonContext : JsonSerializerContext;

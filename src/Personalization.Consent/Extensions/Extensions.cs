@@ -28,6 +28,8 @@ public static class Extensions
         builder.Services.AddSingleton<ConsentLedger>();
         builder.Services.AddSingleton<ConsentRecorder>();
         builder.Services.AddSingleton<Erasures>();
+        builder.Services.AddSingleton<DeadLetters>();
+        builder.Services.AddSingleton<IDeadLetterStore>(sp => sp.GetRequiredService<DeadLetters>());
         builder.Services.AddSingleton<ErasureSweep>();
         builder.Services.AddSingleton<ErasureRunner>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ErasureRunner>());

@@ -58,8 +58,8 @@ public sealed class ErasureTally
     public IReadOnlyList<StoreErasure> Stores(string status) =>
     [
         new("redis", status, Redis, "profile, sessions, consent copy, seen sets and de-duplication markers of the user and every anonymous id linked to them"),
-        new("postgresql", status, Postgres, "consent ledger rows keep what was consented, when and how, under the keyed hash of the id instead of the id (proof of consent)"),
+        new("postgresql", status, Postgres, "consent ledger rows keep what was consented, when and how, under the keyed hash of the id instead of the id (proof of consent); kept dead letters holding any of the ids are deleted"),
         new("rabbitmq", status, new Dictionary<string, long>(),
-            "messages of the user still queued or dead-lettered are dropped when consumed: every stage checks the suppression list"),
+            "messages of the user still queued are dropped when consumed: every stage checks the suppression list"),
     ];
 }
