@@ -13,8 +13,7 @@ public sealed class DeadLetterTests(PlatformFixture platform)
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         while (DateTime.UtcNow < deadline)
         {
-            var page = await gateway.SendExpectingAsync(
-                GatewayClient.Request(HttpMethod.Get, $"/v1/admin/dead-letters?topic={topic}", GatewayClient.AdminKey), HttpStatusCode.OK);
+            var page = await gateway.AdminAsync(HttpMethod.Get, $"/v1/admin/dead-letters?topic={topic}", HttpStatusCode.OK);
             if (page["deadLetters"]!.AsArray().FirstOrDefault(d => d!["cloudEventId"]!.GetValue<string>() == cloudEventId) is { } kept) return kept.AsObject();
             await Task.Delay(500);
         }
@@ -36,12 +35,12 @@ public sealed class DeadLetterTests(PlatformFixture platform)
         Assert.Contains(user, kept["profileIds"]!.AsArray().Select(i => i!.GetValue<string>()));
 
         var id = kept["id"]!.GetValue<long>();
-        var inspected = await gateway.SendExpectingAsync(GatewayClient.Request(HttpMethod.Get, $"/v1/admin/dead-letters/{id}", GatewayClient.AdminKey), HttpStatusCode.OK);
+        var inspected = await gateway.AdminAsync(HttpMethod.Get, $"/v1/admin/dead-letters/{id}", HttpStatusCode.OK);
         Assert.Equal(42, inspected["data"]!["event"]!.GetValue<int>());
 
-        await gateway.SendExpectingAsync(GatewayClient.Request(HttpMethod.Delete, $"/v1/admin/dead-letters/{id}", GatewayClient.AdminKey), HttpStatusCode.OK);
-        await gateway.SendExpectingAsync(GatewayClient.Request(HttpMethod.Get, $"/v1/admin/dead-letters/{id}", GatewayClient.AdminKey), HttpStatusCode.NotFound);
-        await gateway.SendExpectingAsync(GatewayClient.Request(HttpMethod.Post, $"/v1/admin/dead-letters/{id}/replay", GatewayClient.AdminKey), HttpStatusCode.NotFound);
+        await gateway.AdminAsync(HttpMethod.Delete, $"/v1/admin/dead-letters/{id}", HttpStatusCode.OK);
+        await gateway.AdminAsync(HttpMethod.Get, $"/v1/admin/dead-letters/{id}", HttpStatusCode.NotFound);
+        await gateway.AdminAsync(HttpMethod.Post, $"/v1/admin/dead-letters/{id}/replay", HttpStatusCode.NotFound);
     }
 
     [Fact]
@@ -59,9 +58,9 @@ public sealed class DeadLetterTests(PlatformFixture platform)
         var kept = await WaitForKeptAsync(gateway, "events.consented", first);
         await WaitForKeptAsync(gateway, "events.consented", second);
 
-        await gateway.SendExpectingAsync(GatewayClient.Request(HttpMethod.Post, $"/v1/admin/dead-letters/{kept["id"]}/replay", GatewayClient.AdminKey), HttpStatusCode.OK);
+        await gateway.AdminAsync(HttpMethod.Post, $"/v1/admin/dead-letters/{kept["id"]}/replay", HttpStatusCode.OK);
         await gateway.WaitForProfileAsync(user, p => p.Count("Recovered") == 1);
-        var all = await gateway.SendExpectingAsync(GatewayClient.Request(HttpMethod.Post, "/v1/admin/dead-letters/replay?topic=events.consented", GatewayClient.AdminKey), HttpStatusCode.OK);
+        var all = await gateway.AdminAsync(HttpMethod.Post, "/v1/admin/dead-letters/replay?topic=events.consented", HttpStatusCode.OK);
         Assert.True(all["replayed"]!.GetValue<int>() >= 1);
 
         var marker = Events.NewUser("marker");
@@ -79,8 +78,8 @@ public sealed class DeadLetterTests(PlatformFixture platform)
         {
             Assert.Equal(HttpStatusCode.Forbidden, read.StatusCode);
         }
-        var badTopic = await gateway.SendExpectingAsync(GatewayClient.Request(HttpMethod.Get, "/v1/admin/dead-letters?topic=nope", GatewayClient.AdminKey), HttpStatusCode.BadRequest);
+        var badTopic = await gateway.AdminAsync(HttpMethod.Get, "/v1/admin/dead-letters?topic=nope", HttpStatusCode.BadRequest);
         Assert.Equal("topic", badTopic["field"]!.GetValue<string>());
-        await gateway.SendExpectingAsync(GatewayClient.Request(HttpMethod.Post, "/v1/admin/dead-letters/999999999/replay", GatewayClient.AdminKey), HttpStatusCode.NotFound);
+        await gateway.AdminAsync(HttpMethod.Post, "/v1/admin/dead-letters/999999999/replay", HttpStatusCode.NotFound);
     }
 }

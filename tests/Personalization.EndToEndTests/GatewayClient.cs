@@ -65,6 +65,10 @@ public sealed class GatewayClient(DistributedApplication app) : IDisposable
         }
     }
 
+    /// <summary>A request with the admin key, answering its JSON body; asserts the status.</summary>
+    public Task<JsonObject> AdminAsync(HttpMethod method, string path, HttpStatusCode expected, object? body = null) =>
+        SendExpectingAsync(Request(method, path, AdminKey, body), expected);
+
     public async Task SendAcceptedAsync(params JsonObject[] events)
     {
         using var response = await SendBatchAsync(events);

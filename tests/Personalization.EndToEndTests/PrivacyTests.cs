@@ -15,14 +15,14 @@ public sealed class PrivacyTests(PlatformFixture platform)
     /// <summary>DELETE /v1/profiles/{id}, then polls the erasure until it completes; answers its final status.</summary>
     private static async Task<JsonObject> EraseAsync(GatewayClient gateway, string userId)
     {
-        var accepted = await gateway.SendExpectingAsync(GatewayClient.Request(HttpMethod.Delete, $"/v1/profiles/{userId}", GatewayClient.AdminKey), HttpStatusCode.Accepted);
+        var accepted = await gateway.AdminAsync(HttpMethod.Delete, $"/v1/profiles/{userId}", HttpStatusCode.Accepted);
         var statusUrl = accepted["statusUrl"]!.GetValue<string>();
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         JsonObject status;
         do
         {
             await Task.Delay(500);
-            status = await gateway.SendExpectingAsync(GatewayClient.Request(HttpMethod.Get, statusUrl, GatewayClient.AdminKey), HttpStatusCode.OK);
+            status = await gateway.AdminAsync(HttpMethod.Get, statusUrl, HttpStatusCode.OK);
         }
         while (status["status"]!.GetValue<string>() != "completed" && DateTime.UtcNow < deadline);
         Assert.True(status["status"]!.GetValue<string>() == "completed", $"erasure never completed: {status.ToJsonString()}");
@@ -124,11 +124,11 @@ public sealed class PrivacyTests(PlatformFixture platform)
             Assert.Equal(HttpStatusCode.Forbidden, export.StatusCode);
         }
 
-        var badId = await gateway.SendExpectingAsync(GatewayClient.Request(HttpMethod.Delete, "/v1/profiles/a%7C%7Cb", GatewayClient.AdminKey), HttpStatusCode.BadRequest);
+        var badId = await gateway.AdminAsync(HttpMethod.Delete, "/v1/profiles/a%7C%7Cb", HttpStatusCode.BadRequest);
         Assert.Equal("userId", badId["field"]!.GetValue<string>());
-        var badErasure = await gateway.SendExpectingAsync(GatewayClient.Request(HttpMethod.Get, "/v1/privacy/erasures/not-a-uuid", GatewayClient.AdminKey), HttpStatusCode.BadRequest);
+        var badErasure = await gateway.AdminAsync(HttpMethod.Get, "/v1/privacy/erasures/not-a-uuid", HttpStatusCode.BadRequest);
         Assert.Equal("erasureId", badErasure["field"]!.GetValue<string>());
-        await gateway.SendExpectingAsync(GatewayClient.Request(HttpMethod.Get, $"/v1/privacy/erasures/{Guid.NewGuid()}", GatewayClient.AdminKey), HttpStatusCode.NotFound);
+        await gateway.AdminAsync(HttpMethod.Get, $"/v1/privacy/erasures/{Guid.NewGuid()}", HttpStatusCode.NotFound);
     }
 
     [Fact]
@@ -216,8 +216,7 @@ public sealed class PrivacyTests(PlatformFixture platform)
         });
 
         var other = Events.NewUser("dns");
-        await gateway.SendExpectingAsync(GatewayClient.Request(HttpMethod.Put, $"/v1/consent/{other}", GatewayClient.AdminKey,
-            new { doNotSellOrShare = true, policyVersion = "v9" }), HttpStatusCode.OK);
+        await gateway.AdminAsync(HttpMethod.Put, $"/v1/consent/{other}", HttpStatusCode.OK, new { doNotSellOrShare = true, policyVersion = "v9" });
         history = await gateway.SendExpectingAsync(GatewayClient.Request(HttpMethod.Get, $"/v1/consent/{other}/history", GatewayClient.ReadKey), HttpStatusCode.OK);
         var sale = history["entries"]!.AsArray().Single(e => e!["purpose"]!.GetValue<string>() == "sale")!;
         Assert.Equal("do-not-sell", sale["source"]!.GetValue<string>());
@@ -237,7 +236,7 @@ public sealed class PrivacyTests(PlatformFixture platform)
         await gateway.SendAcceptedAsync(identify, Events.Page(user, "Home"));
         await gateway.WaitForProfileAsync(user, p => p.Long("totalEvents") == 2);
 
-        var export = await gateway.SendExpectingAsync(GatewayClient.Request(HttpMethod.Get, $"/v1/profiles/{user}/export", GatewayClient.AdminKey), HttpStatusCode.OK);
+        var export = await gateway.AdminAsync(HttpMethod.Get, $"/v1/profiles/{user}/export", HttpStatusCode.OK);
 
         Assert.Equal("pro", export["profiles"]![user]!["traits"]!["plan"]!.GetValue<string>());
         Assert.Equal(2, export["profiles"]![user]!["totalEvents"]!.GetValue<long>());
