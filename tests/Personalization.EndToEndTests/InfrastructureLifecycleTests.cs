@@ -33,7 +33,7 @@ public sealed class InfrastructureLifecycleTests
         }
         finally
         {
-            Directory.Delete(dataDirectory, recursive: true);
+            await PlatformFixture.DeleteDataDirectoryAsync(dataDirectory);
         }
     }
 
@@ -67,7 +67,7 @@ public sealed class InfrastructureLifecycleTests
         }
         finally
         {
-            Directory.Delete(data, recursive: true);
+            await PlatformFixture.DeleteDataDirectoryAsync(data);
         }
     }
 
@@ -254,7 +254,7 @@ public sealed class AppHostMisconfigurationTests
         }
         finally
         {
-            Directory.Delete(data, recursive: true);
+            await PlatformFixture.DeleteDataDirectoryAsync(data);
         }
     }
 

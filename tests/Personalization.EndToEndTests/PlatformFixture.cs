@@ -34,7 +34,28 @@ public sealed class PlatformFixture : IAsyncLifetime
     public async Task DisposeAsync()
     {
         await App.DisposeAsync();
-        Directory.Delete(DataDirectory, recursive: true);
+        await DeleteDataDirectoryAsync(DataDirectory);
+    }
+
+    /// <summary>
+    /// Deletes a data folder the servers used. A server stopped with the app may still be finishing its last writes (a
+    /// PostgreSQL that was still initializing creates files for a moment), so a folder that is not empty yet is tried
+    /// again, for at most 10 s.
+    /// </summary>
+    public static async Task DeleteDataDirectoryAsync(string path)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                if (Directory.Exists(path)) Directory.Delete(path, recursive: true);
+                return;
+            }
+            catch (IOException) when (attempt < 20)
+            {
+                await Task.Delay(500);
+            }
+        }
     }
 
     /// <summary>Builds and starts the AppHost; on a resource that never gets healthy, fails with its recent log lines.</summary>
