@@ -43,7 +43,7 @@ public static class DeadLetterApi
         if (InvalidTopic(topic) is { } invalid) return invalid;
         if (limit is < 1 or > MaxPage) return Problems.Invalid(new FieldError("limit", $"must be 1 to {MaxPage}"));
         var size = limit ?? MaxPage;
-        var page = await store.ListAsync(topic, after ?? 0, size, ct);
+        var page = await store.ListAsync(topic, after ?? 0, size, withData: false, ct);
         return TypedResults.Ok(new DeadLetterPage(page, page.Count == size ? page[^1].Id : null));
     }
 
@@ -63,10 +63,9 @@ public static class DeadLetterApi
         var replayed = 0;
         for (long after = 0; ;)
         {
-            var page = await store.ListAsync(topic, after, MaxPage, ct);
-            foreach (var listed in page)
+            var page = await store.ListAsync(topic, after, MaxPage, withData: true, ct);
+            foreach (var letter in page)
             {
-                if (await store.GetAsync(listed.Id, ct) is not { } letter) continue; // replayed or purged meanwhile
                 await ReplayAsync(letter, store, dapr, ct);
                 replayed++;
             }

@@ -82,10 +82,9 @@ public static class PrivacyApi
                     continue;
                 }
                 profiles[ids[i]] = value;
-                var profile = JsonSerializer.Deserialize(item.Value, ContractsJsonContext.Default.UserProfile);
-                foreach (var linked in (profile?.AnonymousIds ?? []).Append(profile?.UserId))
+                foreach (var linked in ErasureSweep.LinkedIds(item.Value))
                 {
-                    if (linked is { Length: > 0 } && !ids.Contains(linked)) ids.Add(linked);
+                    if (!ids.Contains(linked)) ids.Add(linked);
                 }
             }
         }

@@ -38,12 +38,12 @@ public sealed class DeadLetters(NpgsqlDataSource dataSource, ConsentLedger ledge
         await command.ExecuteNonQueryAsync(ct);
     }
 
-    /// <summary>Dead letters after <paramref name="afterId"/>, oldest first, of one topic or all; without their data.</summary>
-    public async Task<List<DeadLetter>> ListAsync(string? topic, long afterId, int limit, CancellationToken ct)
+    /// <summary>Dead letters after <paramref name="afterId"/>, oldest first, of one topic or all; with their data when asked.</summary>
+    public async Task<List<DeadLetter>> ListAsync(string? topic, long afterId, int limit, bool withData, CancellationToken ct)
     {
         await ledger.EnsureSchemaAsync(ct);
         await using var command = dataSource.CreateCommand($"""
-            SELECT {Columns}, NULL FROM dead_letters WHERE id > $1 AND ($2::text IS NULL OR topic = $2) ORDER BY id LIMIT $3
+            SELECT {Columns}, {(withData ? "data::text" : "NULL")} FROM dead_letters WHERE id > $1 AND ($2::text IS NULL OR topic = $2) ORDER BY id LIMIT $3
             """);
         command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = afterId });
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)topic ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });

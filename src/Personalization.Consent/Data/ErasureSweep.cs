@@ -100,7 +100,7 @@ public sealed class ErasureSweep(DaprClient dapr, ConsentLedger ledger, Erasures
     }
 
     /// <summary>The ids a stored profile links: its user id and its anonymous ids.</summary>
-    private static IEnumerable<string> LinkedIds(string profileJson)
+    public static IEnumerable<string> LinkedIds(string profileJson)
     {
         var profile = JsonSerializer.Deserialize(profileJson, ContractsJsonContext.Default.UserProfile);
         if (profile is null) yield break;

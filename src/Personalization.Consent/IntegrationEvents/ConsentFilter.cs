@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Dapr.Client;
 using Personalization.Consent.Data;
 using Personalization.Consent.Extensions;
@@ -71,23 +70,19 @@ public sealed class ConsentFilter(
         {
             foreach (var e in delivery.Events) profiles.Add(e.ProfileId);
         }
-        var keys = new List<string>(profiles.Count * 2);
-        var suppressionKeys = new Dictionary<string, string>(profiles.Count, StringComparer.Ordinal);
-        foreach (var profileId in profiles)
+        var keys = profiles.SelectMany(profileId => ConsentCheck.Keys(profileId, hasher)).ToList();
+        var read = new Dictionary<string, string>(keys.Count, StringComparer.Ordinal);
+        foreach (var item in await dapr.GetBulkStateAsync(StateKeys.Store, keys, parallelism: null, cancellationToken: ct))
         {
-            keys.Add(StateKeys.Consent(profileId));
-            var suppressionKey = hasher.SuppressionKey(profileId);
-            suppressionKeys[suppressionKey] = profileId;
-            keys.Add(suppressionKey);
+            if (!string.IsNullOrEmpty(item.Value)) read[item.Key] = item.Value;
         }
-        var items = await dapr.GetBulkStateAsync(StateKeys.Store, keys, parallelism: null, cancellationToken: ct);
         var consents = new Dictionary<string, ConsentState?>(profiles.Count, StringComparer.Ordinal);
         var suppressed = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var item in items)
+        foreach (var profileId in profiles)
         {
-            if (string.IsNullOrEmpty(item.Value)) continue;
-            if (suppressionKeys.TryGetValue(item.Key, out var erased)) suppressed.Add(erased);
-            else if (JsonSerializer.Deserialize(item.Value, ContractsJsonContext.Default.ConsentState) is { } consent) consents[consent.UserId] = consent;
+            var check = ConsentCheck.Read(profileId, hasher, read);
+            consents[profileId] = check.Consent;
+            if (check.IsErased) suppressed.Add(profileId);
         }
         return (consents, suppressed);
     }
