@@ -36,7 +36,7 @@ try
             .WithInfrastructure(infra, infra.Redis)
             .WithEnvironment("Privacy__HashKey", privacyKey)
             .WithDaprSidecar(infra, daprToken, appId));
-        builder.AddReplicatedService<Projects.Personalization_Aggregation>("aggregation", replicas, (service, appId) => service
+        var aggregation = builder.AddReplicatedService<Projects.Personalization_Aggregation>("aggregation", replicas, (service, appId) => service
             .WithInfrastructure(infra, infra.Redis, infra.Database)
             .WithEnvironment("Privacy__HashKey", privacyKey)
             .WithDaprSidecar(infra, daprToken, appId));
@@ -50,6 +50,7 @@ try
             .WithApiKeys(builder)
             .WithReference(collector).WaitFor(collector)
             .WithReference(consent).WaitFor(consent)
+            .WithReference(aggregation).WaitFor(aggregation)
             .WithReference(profileQuery).WaitFor(profileQuery);
     }
 

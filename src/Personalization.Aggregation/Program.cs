@@ -1,3 +1,4 @@
+using Personalization.Aggregation.Apis;
 using Personalization.Aggregation.Extensions;
 using Personalization.Aggregation.IntegrationEvents;
 using Personalization.Contracts;
@@ -12,6 +13,7 @@ app.UseCloudEvents(EventSubscriptions.CloudEvents);
 app.MapSubscribeHandler();
 app.MapDefaultEndpoints();
 app.MapOpenApi();
+app.MapSegmentApiV1();
 app.MapEventSubscription<EnrichedEvent, ProfileAggregator>(EventTopics.Enriched);
 app.MapPersonalizationWithdrawal(userId => [StateKeys.Profile(userId)]);
 app.Run();

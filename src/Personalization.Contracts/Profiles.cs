@@ -26,6 +26,15 @@ public sealed record UserProfile
     public DateTimeOffset? FirstSeen { get; init; }
     public DateTimeOffset? LastSeen { get; init; }
     public DeviceContext? LastDevice { get; init; }
+    /// <summary>Event-time buckets the windows are summed from. Added with the windows; absent in older stored profiles.</summary>
+    public ActivityBuckets? Activity { get; init; }
+    /// <summary>The newest sessions (by start), at most the aggregation service's limit.</summary>
+    public IReadOnlyList<SessionSummary> RecentSessions { get; init; } = [];
+    public PurchaseSummary? Purchases { get; init; }
+    /// <summary>Windows, RFM, engagement and flags as of the profile's last change.</summary>
+    public ProfileInsights? Insights { get; init; }
+    /// <summary>The segments the profile is a member of, by segment id.</summary>
+    public IReadOnlyDictionary<string, SegmentMembership> Segments { get; init; } = new Dictionary<string, SegmentMembership>();
     public long Version { get; init; }
     public DateTimeOffset UpdatedAt { get; init; }
 }
@@ -94,3 +103,97 @@ public static class Purposes
     public const string Personalization = "personalization";
     public const string Marketing = "marketing";
 }
+
+/// <summary>
+/// A profile's events by event time, in buckets of three sizes, each keyed by its start (Unix seconds, UTC): minutes
+/// (kept 2 hours behind the profile's newest event), hours (kept 48 hours) and days (kept
+/// <c>Aggregation:AllowedLateness</c>). What the sliding windows (1 h by minute, 24 h by hour, 7 d and 30 d by day)
+/// are summed from. Written by the aggregation service's <c>ActivityFolder</c>.
+/// </summary>
+public sealed record ActivityBuckets
+{
+    /// <summary>The newest window time folded (an event's time, never later than when it was received).</summary>
+    public DateTimeOffset? Newest { get; set; }
+    public SortedDictionary<long, ActivityBucket> Minutes { get; init; } = [];
+    public SortedDictionary<long, ActivityBucket> Hours { get; init; } = [];
+    public SortedDictionary<long, ActivityBucket> Days { get; init; } = [];
+}
+
+/// <summary>
+/// Events of one bucket, per key: <see cref="ActivityKeys"/> for all events, page and screen views, sessions started
+/// and orders, and each track event by its name; plus the revenue of its orders.
+/// </summary>
+public sealed record ActivityBucket
+{
+    public Dictionary<string, long> Counts { get; init; } = new(StringComparer.Ordinal);
+    public decimal Revenue { get; set; }
+}
+
+/// <summary>The keys of <see cref="ActivityBucket.Counts"/> that are not track event names (a name starting with '$' is stored with one more '$').</summary>
+public static class ActivityKeys
+{
+    public const string All = "$all";
+    public const string Page = "$page";
+    public const string Screen = "$screen";
+    public const string Session = "$session";
+    public const string Order = "$order";
+
+    /// <summary>The track event whose <c>revenue</c> (else <c>total</c>) property is an order's monetary value.</summary>
+    public const string OrderEvent = "Order Completed";
+}
+
+/// <summary>One of a profile's recent sessions (from enrichment's sessions): its first and last event time and its events.</summary>
+public sealed record SessionSummary(string SessionId, DateTimeOffset StartedAt, DateTimeOffset FirstEventAt, DateTimeOffset LastEventAt, long Events, long PageViews)
+{
+    public double DwellSeconds => (LastEventAt - FirstEventAt).TotalSeconds;
+}
+
+/// <summary>A profile's orders over its lifetime (track events named <see cref="ActivityKeys.OrderEvent"/>).</summary>
+public sealed record PurchaseSummary(long Orders, decimal Revenue, DateTimeOffset? LastOrderAt);
+
+/// <summary>
+/// What the aggregation service derived from a profile when it last changed (<see cref="EvaluatedAt"/>): the sliding
+/// windows, recency/frequency/monetary figures, engagement, and the flags with their explanations.
+/// </summary>
+public sealed record ProfileInsights(
+    DateTimeOffset EvaluatedAt,
+    IReadOnlyDictionary<string, WindowFigures> Windows,
+    RfmFigures Rfm,
+    EngagementFigures Engagement,
+    IReadOnlyDictionary<string, ProfileFlag> Flags);
+
+/// <summary>The events of one sliding window: all, page/screen views, sessions started, orders and their revenue, and each track event by name.</summary>
+public sealed record WindowFigures(long Events, long PageViews, long ScreenViews, long Sessions, long Orders, decimal Revenue, IReadOnlyDictionary<string, long> Counts);
+
+/// <summary>Recency (days since the last event and the last order), frequency (orders in 30 days) and monetary value (revenue in 30 days).</summary>
+public sealed record RfmFigures(double? DaysSinceLastSeen, double? DaysSinceLastOrder, long Orders30d, decimal Revenue30d);
+
+/// <summary>
+/// Engagement: events per active minute over the last hour (click frequency), the sessions' dwell time, and the daily
+/// event baseline (an exponentially weighted average of the 4 weeks before the last 7 days) against the last 7 days.
+/// </summary>
+public sealed record EngagementFigures(
+    long ActiveMinutesLastHour, double EventsPerActiveMinute, long PeakEventsPerMinuteLastHour,
+    double? LastSessionDwellSeconds, double? AverageSessionDwellSeconds, double BaselineDailyEvents, double RecentDailyEvents);
+
+/// <summary>A raised flag and why: the metric, its baseline, its current value, the threshold crossed, and since when.</summary>
+public sealed record ProfileFlag(string Metric, double Baseline, double Current, double Threshold, DateTimeOffset Since, string Explanation);
+
+/// <summary>Flag names of <see cref="ProfileInsights.Flags"/>.</summary>
+public static class FlagNames
+{
+    public const string ChurnRisk = "churnRisk";
+    public const string Anomaly = "anomaly";
+}
+
+/// <summary>A profile's membership of a segment: since when, why (the rule's conditions as they held), and the definition's version.</summary>
+public sealed record SegmentMembership(string Name, DateTimeOffset EnteredAt, string Reason, long DefinitionVersion);
+
+/// <summary>One segment a profile entered or left, and why.</summary>
+public sealed record SegmentChange(string SegmentId, string Name, string Reason);
+
+/// <summary>A profile's segment changes at one evaluation; inside a <see cref="SegmentsChangedBatch"/> on <see cref="Topics.SegmentsChanged"/>.</summary>
+public sealed record SegmentsChanged(string ProfileId, IReadOnlyList<SegmentChange> Entered, IReadOnlyList<SegmentChange> Exited, DateTimeOffset ChangedAt);
+
+/// <summary>Published on <see cref="Topics.SegmentsChanged"/>: every profile whose memberships one delivery (or a backfill page) changed.</summary>
+public sealed record SegmentsChangedBatch(IReadOnlyList<SegmentsChanged> Changes);

@@ -1,6 +1,7 @@
 using System.Text;
 using Personalization.Consent.Data;
 using Personalization.Consent.Model;
+using Personalization.Streaming;
 using Personalization.Contracts;
 
 namespace Personalization.Consent.Tests;

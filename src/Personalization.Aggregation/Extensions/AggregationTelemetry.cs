@@ -20,6 +20,8 @@ public sealed partial class AggregationTelemetry : IDisposable
         Withheld = _meter.CreateCounter<long>("aggregation.events.withheld", "{event}", "Events not folded: their user was erased, or a purpose they relied on was revoked after consent let them through; per reason");
         HeartbeatLatency = _meter.CreateHistogram<double>("pipeline.heartbeat.latency", "ms", "From the collector publishing the pipeline's heartbeat to aggregation taking it, through every stage");
         Conflicts = _meter.CreateCounter<long>("aggregation.profile.conflicts", "{conflict}", "Profile writes that lost an etag race and were redone");
+        Late = _meter.CreateCounter<long>("aggregation.events.late", "{event}", "Events behind their profile's watermark (newest event − Aggregation:AllowedLateness): counted in lifetime counters only, not in windows");
+        SegmentEntries = _meter.CreateCounter<long>("aggregation.segments.changes", "{change}", "Profiles entering or leaving a segment, per change (entered, exited)");
     }
 
     public Histogram<double> Freshness { get; }
@@ -28,6 +30,20 @@ public sealed partial class AggregationTelemetry : IDisposable
     public Counter<long> Withheld { get; }
     public Histogram<double> HeartbeatLatency { get; }
     public Counter<long> Conflicts { get; }
+    public Counter<long> Late { get; }
+    public Counter<long> SegmentEntries { get; }
+
+    public void CountSegmentChanges(IReadOnlyList<Contracts.SegmentsChanged> changes)
+    {
+        long entered = 0, exited = 0;
+        foreach (var change in changes)
+        {
+            entered += change.Entered.Count;
+            exited += change.Exited.Count;
+        }
+        if (entered > 0) SegmentEntries.Add(entered, new KeyValuePair<string, object?>("change", "entered"));
+        if (exited > 0) SegmentEntries.Add(exited, new KeyValuePair<string, object?>("change", "exited"));
+    }
 
     public void Dispose() => _meter.Dispose();
 }

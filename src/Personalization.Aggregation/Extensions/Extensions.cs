@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Personalization.Aggregation.Data;
 using Personalization.Aggregation.IntegrationEvents;
 using Personalization.Aggregation.Model;
 using Personalization.Streaming;
@@ -11,8 +12,12 @@ public static class Extensions
     {
         builder.AddDaprSidecarHealthCheck();
         builder.AddEventStreaming(AggregationJsonContext.Default);
-        // PostgreSQL: the profiles of record and identity links land here in a later issue; the data source is wired now.
+        // PostgreSQL: the directory of profile ids a segment backfill pages through.
         builder.AddNpgsqlDataSource("personalization");
+        builder.Services.AddSingleton<ProfileDirectory>();
+        builder.Services.AddSingleton<SegmentStore>();
+        builder.Services.AddSingleton<SegmentBackfill>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<SegmentBackfill>());
 
         builder.Services.AddOptions<AggregationOptions>()
             .BindConfiguration(AggregationOptions.SectionName)

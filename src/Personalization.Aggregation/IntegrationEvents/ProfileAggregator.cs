@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Dapr.Client;
 using Microsoft.Extensions.Options;
+using Personalization.Aggregation.Data;
 using Personalization.Aggregation.Extensions;
 using Personalization.Aggregation.Model;
 using Personalization.Contracts;
@@ -26,7 +27,8 @@ namespace Personalization.Aggregation.IntegrationEvents;
 /// (<c>pipeline.heartbeat.latency</c>) and saved under <see cref="StateKeys.Heartbeat"/>.</para>
 /// </summary>
 public sealed class ProfileAggregator(
-    DaprClient dapr, IOptions<AggregationOptions> options, UserIdHasher hasher, TimeProvider clock, AggregationTelemetry telemetry)
+    DaprClient dapr, IOptions<AggregationOptions> options, UserIdHasher hasher, TimeProvider clock, AggregationTelemetry telemetry,
+    SegmentStore segmentStore, ProfileDirectory directory)
     : IEventBatchHandler<EnrichedEvent>
 {
     public async Task HandleAsync(IReadOnlyList<Delivery<EnrichedEvent>> deliveries, CancellationToken ct)
@@ -36,6 +38,7 @@ public sealed class ProfileAggregator(
         {
             ["ttlInSeconds"] = ((long)settings.DeduplicationWindow.TotalSeconds).ToString(CultureInfo.InvariantCulture),
         };
+        var segments = await segmentStore.CurrentAsync(ct);
         var byProfile = new Dictionary<string, ProfileFold>(StringComparer.Ordinal);
         CollectedEvent? heartbeat = null;
         foreach (var delivery in deliveries)
@@ -48,11 +51,14 @@ public sealed class ProfileAggregator(
                     heartbeat = e.Event;
                     continue;
                 }
-                if (!byProfile.TryGetValue(profileId, out var fold)) byProfile[profileId] = fold = new ProfileFold(profileId, settings, hasher, clock, seenMetadata);
+                if (!byProfile.TryGetValue(profileId, out var fold)) byProfile[profileId] = fold = new ProfileFold(profileId, settings, segments, hasher, clock, seenMetadata);
                 fold.Events.Add(e);
             }
         }
         var folds = byProfile.Values.ToList();
+        // Listed before the first write of a profile, so a segment backfill finds every profile (a listed id whose
+        // write then failed is skipped by the backfill).
+        await directory.AddAsync(folds.Select(f => f.ProfileId), ct);
         var redone = await StateBatch.UpdateAsync(dapr, StateKeys.Store, folds, ct);
         if (heartbeat is not null) await RecordHeartbeatAsync(heartbeat, ct);
 
@@ -70,6 +76,8 @@ public sealed class ProfileAggregator(
 
         var now = clock.GetUtcNow();
         var updates = new List<ProfileUpdated>(folds.Count);
+        var segmentChanges = new List<SegmentsChanged>();
+        long late = 0;
         var folded = new Dictionary<string, long>(StringComparer.Ordinal);
         var withheld = new Dictionary<string, long>(StringComparer.Ordinal);
         long duplicates = 0;
@@ -78,6 +86,8 @@ public sealed class ProfileAggregator(
             if (fold.Failure is not null) continue;
             foreach (var (reason, count) in fold.Withheld) withheld[reason] = withheld.GetValueOrDefault(reason) + count;
             duplicates += fold.Duplicates;
+            late += fold.Late;
+            if (fold.Changes is { } changes) segmentChanges.Add(changes);
             if (fold.Version == 0) continue; // nothing of this profile exists: all its events were withheld
             var last = fold.Events[^1].Event;
             updates.Add(new ProfileUpdated(fold.ProfileId, fold.Version, fold.UpdatedAt, last.MessageId, last.ReceivedAt));
@@ -92,6 +102,12 @@ public sealed class ProfileAggregator(
             // A failed announcement throws: every message is retried, finds its markers, and is announced again.
             await dapr.PublishEventAsync(Topics.PubSub, Topics.ProfilesUpdated, new ProfileUpdateBatch(updates), ct);
         }
+        if (segmentChanges.Count > 0)
+        {
+            await dapr.PublishEventAsync(Topics.PubSub, Topics.SegmentsChanged, new SegmentsChangedBatch(segmentChanges), ct);
+            telemetry.CountSegmentChanges(segmentChanges);
+        }
+        if (late > 0) telemetry.Late.Add(late);
 
         foreach (var (type, count) in folded) telemetry.Folded.Add(count, new KeyValuePair<string, object?>("event.type", type));
         if (duplicates > 0) telemetry.Duplicates.Add(duplicates);
@@ -110,7 +126,8 @@ public sealed class ProfileAggregator(
 
     /// <summary>One profile, folded through the events of a delivery that were not folded before.</summary>
     private sealed class ProfileFold(
-        string profileId, AggregationOptions settings, UserIdHasher hasher, TimeProvider clock, IReadOnlyDictionary<string, string> seenMetadata)
+        string profileId, AggregationOptions settings, IReadOnlyList<CompiledSegment> segments, UserIdHasher hasher, TimeProvider clock,
+        IReadOnlyDictionary<string, string> seenMetadata)
         : KeyUpdate(StateKeys.Profile(profileId))
     {
         private readonly string _seenKey = StateKeys.Seen(profileId);
@@ -123,6 +140,10 @@ public sealed class ProfileAggregator(
         public Dictionary<string, int> Withheld { get; } = new(StringComparer.Ordinal);
         public long Version { get; private set; }
         public DateTimeOffset UpdatedAt { get; private set; }
+        /// <summary>Folded events that were behind the profile's watermark (lifetime counters only).</summary>
+        public int Late { get; private set; }
+        /// <summary>The segments the profile entered or left, when any.</summary>
+        public SegmentsChanged? Changes { get; private set; }
 
         public override IReadOnlyList<string> AlsoRead => [_seenKey, .. ConsentCheck.Keys(profileId, hasher)];
 
@@ -137,7 +158,8 @@ public sealed class ProfileAggregator(
             Folded.Clear();
             Withheld.Clear();
             Duplicates = 0;
-            var profile = current;
+            Late = 0;
+            Changes = null;
             var inThisDelivery = new HashSet<string>(StringComparer.Ordinal);
             foreach (var e in Events)
             {
@@ -152,17 +174,22 @@ public sealed class ProfileAggregator(
                     Withheld[refusal] = Withheld.GetValueOrDefault(refusal) + 1;
                     continue;
                 }
-                profile = ProfileFolder.Fold(profile, e, now);
                 Folded.Add(e);
             }
-            Version = profile?.Version ?? 0;
-            UpdatedAt = profile?.UpdatedAt ?? now;
+            Version = current?.Version ?? 0;
+            UpdatedAt = current?.UpdatedAt ?? now;
             if (Folded.Count == 0) return [];
+
+            var folded = ProfileFolder.FoldAll(current, Folded, now, settings.AllowedLateness, out var late);
+            (var profile, Changes) = ProfileEvaluation.Apply(folded, segments, settings.Flags, now);
+            Late = late;
+            Version = profile.Version;
+            UpdatedAt = profile.UpdatedAt;
 
             var nextSeen = seen.With(Folded.Select(e => e.Event.MessageId), now, settings.DeduplicationWindow, settings.MaxSeenPerProfile);
             return
             [
-                Write(stored, JsonSerializer.SerializeToUtf8Bytes(profile!, ContractsJsonContext.Default.UserProfile)),
+                Write(stored, JsonSerializer.SerializeToUtf8Bytes(profile, ContractsJsonContext.Default.UserProfile)),
                 new StateTransactionRequest(_seenKey, JsonSerializer.SerializeToUtf8Bytes(nextSeen, AggregationJsonContext.Default.SeenSet),
                     StateOperationType.Upsert, metadata: seenMetadata),
             ];

@@ -18,6 +18,29 @@ public sealed class AggregationOptions
     /// (the newest); about 50 bytes each. Default 20,000: a profile with more events than that in a day is a bot.
     /// </summary>
     public int MaxSeenPerProfile { get; set; } = 20_000;
+
+    /// <summary>
+    /// <c>Aggregation:AllowedLateness</c>: how far behind a profile's newest event an event may be and still enter the
+    /// windows (day buckets are kept this long); a later one counts in the lifetime counters only. Default 35 days
+    /// (the 30-day window, plus the 4 weeks the churn baseline looks back past the last 7 days); 31 to 400 days.
+    /// </summary>
+    public TimeSpan AllowedLateness { get; set; } = ProfileFolder.DefaultAllowedLateness;
+
+    /// <summary>The <c>Aggregation:Flags</c> section.</summary>
+    public FlagOptions Flags { get; set; } = new();
+}
+
+/// <summary>When the churn-risk and anomaly flags are raised (<see cref="InsightsEvaluator"/>).</summary>
+public sealed class FlagOptions
+{
+    /// <summary><c>ChurnFactor</c>: churn risk when the last 7 days' daily events fall below this share of the baseline. Default 0.25.</summary>
+    public double ChurnFactor { get; set; } = 0.25;
+
+    /// <summary><c>ChurnMinBaselineDailyEvents</c>: a baseline below this many events a day is too thin to call churn. Default 2.</summary>
+    public double ChurnMinBaselineDailyEvents { get; set; } = 2;
+
+    /// <summary><c>BurstEventsPerMinute</c>: the anomaly flag is raised when one minute of the last hour holds this many events. Default 120.</summary>
+    public long BurstEventsPerMinute { get; set; } = 120;
 }
 
 public sealed class AggregationOptionsValidator : IValidateOptions<AggregationOptions>
@@ -28,8 +51,25 @@ public sealed class AggregationOptionsValidator : IValidateOptions<AggregationOp
         {
             return ValidateOptionsResult.Fail($"Aggregation:DeduplicationWindow must be 1 minute to 30 days; it is {options.DeduplicationWindow}");
         }
-        return options.MaxSeenPerProfile is < 100 or > 50_000
-            ? ValidateOptionsResult.Fail($"Aggregation:MaxSeenPerProfile must be 100 to 50000; it is {options.MaxSeenPerProfile}")
+        if (options.MaxSeenPerProfile is < 100 or > 50_000)
+        {
+            return ValidateOptionsResult.Fail($"Aggregation:MaxSeenPerProfile must be 100 to 50000; it is {options.MaxSeenPerProfile}");
+        }
+        if (options.AllowedLateness < TimeSpan.FromDays(31) || options.AllowedLateness > TimeSpan.FromDays(400))
+        {
+            return ValidateOptionsResult.Fail($"Aggregation:AllowedLateness must be 31 to 400 days; it is {options.AllowedLateness}");
+        }
+        var flags = options.Flags;
+        if (flags.ChurnFactor is <= 0 or >= 1 || double.IsNaN(flags.ChurnFactor))
+        {
+            return ValidateOptionsResult.Fail($"Aggregation:Flags:ChurnFactor must be above 0 and below 1; it is {flags.ChurnFactor}");
+        }
+        if (flags.ChurnMinBaselineDailyEvents is <= 0 or > 1_000_000 || double.IsNaN(flags.ChurnMinBaselineDailyEvents))
+        {
+            return ValidateOptionsResult.Fail($"Aggregation:Flags:ChurnMinBaselineDailyEvents must be above 0 and at most 1000000; it is {flags.ChurnMinBaselineDailyEvents}");
+        }
+        return flags.BurstEventsPerMinute is < 2 or > 1_000_000
+            ? ValidateOptionsResult.Fail($"Aggregation:Flags:BurstEventsPerMinute must be 2 to 1000000; it is {flags.BurstEventsPerMinute}")
             : ValidateOptionsResult.Success;
     }
 }

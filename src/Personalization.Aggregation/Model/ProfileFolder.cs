@@ -13,6 +13,8 @@ namespace Personalization.Aggregation.Model;
 /// latest event;</item>
 /// <item>traits merged from identify events; <c>UserId</c> from the event when it has one; anonymous ids collected
 /// (up to <see cref="MaxAnonymousIds"/>, later ones ignored);</item>
+/// <item>the event-time buckets, recent sessions and orders (see <see cref="ActivityFolder"/>: late events count in the
+/// lifetime counters only);</item>
 /// <item><c>Version</c> +1, <c>UpdatedAt</c> = now.</item>
 /// </list>
 /// Once-only folding (idempotency on messageId) is the caller's job: it folds an event only when its seen-marker is absent.
@@ -24,7 +26,34 @@ public static class ProfileFolder
     /// <summary>A profile that exists in the store before any event is folded in (version 0: not yet visible).</summary>
     public static UserProfile Empty(string profileId) => new() { ProfileId = profileId };
 
-    public static UserProfile Fold(UserProfile? current, EnrichedEvent enriched, DateTimeOffset now)
+    /// <summary>Default of <c>Aggregation:AllowedLateness</c>.</summary>
+    public static readonly TimeSpan DefaultAllowedLateness = TimeSpan.FromDays(35);
+
+    public static UserProfile Fold(UserProfile? current, EnrichedEvent enriched, DateTimeOffset now) =>
+        FoldAll(current, [enriched], now, DefaultAllowedLateness, out _);
+
+    /// <summary>Folds <paramref name="events"/> in; <paramref name="late"/> is how many were behind the watermark (lifetime counters only).</summary>
+    public static UserProfile FoldAll(UserProfile? current, IEnumerable<EnrichedEvent> events, DateTimeOffset now, TimeSpan allowedLateness, out int late)
+    {
+        late = 0;
+        var profile = current;
+        ActivityBuckets? activity = null;
+        foreach (var enriched in events)
+        {
+            profile = FoldCounters(profile, enriched, now);
+            activity ??= ActivityFolder.Copy(current?.Activity);
+            if (!ActivityFolder.Add(activity, enriched, allowedLateness)) late++;
+            profile = profile with
+            {
+                RecentSessions = ActivityFolder.AddSession(profile.RecentSessions, enriched),
+                Purchases = ActivityFolder.AddPurchase(profile.Purchases, enriched.Event),
+            };
+        }
+        if (profile is null) throw new ArgumentException("No event to fold into a new profile", nameof(events));
+        return activity is null ? profile : profile with { Activity = activity };
+    }
+
+    private static UserProfile FoldCounters(UserProfile? current, EnrichedEvent enriched, DateTimeOffset now)
     {
         var e = enriched.Event;
         var profile = current ?? Empty(e.ProfileId);

@@ -5,6 +5,7 @@ using Personalization.Consent.Data;
 using Personalization.Consent.Extensions;
 using Personalization.Consent.Model;
 using Personalization.Contracts;
+using Personalization.Streaming;
 
 namespace Personalization.Consent.Apis;
 
@@ -27,8 +28,8 @@ public static class ConsentApi
 {
     public const int MaxBodyBytes = 16 * 1024;
     public const int MaxHistoryPage = 1000;
-    public const string InvalidRequestType = "urn:personalization:problem:invalid-request";
-    public const string BodyTooLargeType = "urn:personalization:problem:body-too-large";
+    public const string InvalidRequestType = Problems.InvalidRequestType;
+    public const string BodyTooLargeType = Problems.BodyTooLargeType;
 
     /// <summary>The header the gateway sets to the id of the API key a request came with (never the key itself).</summary>
     public const string KeyIdHeader = "X-Api-Key-Id";
@@ -67,14 +68,13 @@ public static class ConsentApi
         string userId, HttpRequest request, ConsentRecorder recorder, ConsentPolicy policy, CancellationToken ct)
     {
         if (ConsentRequest.ValidateUserId(userId) is { } invalidUser) return Problems.Invalid(invalidUser);
-        if (request.ContentLength > MaxBodyBytes) return TooLarge();
         if (request.ContentType is { } contentType && !contentType.Contains("json", StringComparison.OrdinalIgnoreCase))
         {
             return Problems.Invalid(new FieldError("Content-Type", "the body must be application/json"));
         }
 
-        var read = await ReadBodyAsync(request, ct);
-        if (read is null) return TooLarge();
+        var read = await Problems.ReadBodyAsync(request, MaxBodyBytes, ct);
+        if (read is null) return Problems.TooLarge(MaxBodyBytes);
         ConsentRequest? body;
         FieldError? error;
         try
@@ -107,29 +107,9 @@ public static class ConsentApi
         return new LedgerContext(requestId, keyId, policyVersion);
     }
 
-    private static async Task<ArrayBufferWriter<byte>?> ReadBodyAsync(HttpRequest request, CancellationToken ct)
-    {
-        var buffer = new ArrayBufferWriter<byte>(1024);
-        while (true)
-        {
-            var memory = buffer.GetMemory(4096);
-            var read = await request.Body.ReadAsync(memory, ct);
-            if (read == 0) return buffer;
-            buffer.Advance(read);
-            if (buffer.WrittenCount > MaxBodyBytes) return null;
-        }
-    }
-
     private static ConsentView View(string userId, ConsentState? state, ConsentPolicy policy) => new(
         userId,
         state?.Purposes ?? new Dictionary<string, bool>(),
         policy.Effective(state),
         state?.UpdatedAt);
-
-    private static ProblemHttpResult TooLarge() => TypedResults.Problem(
-        detail: $"the body is larger than {MaxBodyBytes} bytes",
-        statusCode: StatusCodes.Status400BadRequest,
-        title: "Body too large",
-        type: BodyTooLargeType,
-        extensions: new Dictionary<string, object?> { ["field"] = "body", ["limit"] = MaxBodyBytes });
 }

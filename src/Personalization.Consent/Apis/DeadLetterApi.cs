@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Personalization.Consent.Data;
 using Personalization.Consent.Model;
 using Personalization.Contracts;
+using Personalization.Streaming;
 
 namespace Personalization.Consent.Apis;
 

@@ -172,6 +172,24 @@ public sealed class ConsentLedger(NpgsqlDataSource dataSource)
         return changed;
     }
 
+    /// <summary>
+    /// Erasure: deletes the ids from the aggregation service's directory of profiles (<c>profile_directory</c>, which a
+    /// segment backfill pages through). Returns the rows deleted; 0 when aggregation has not created the table yet.
+    /// </summary>
+    public async Task<int> DeleteListedProfilesAsync(IReadOnlyCollection<string> ids, CancellationToken ct)
+    {
+        await using var command = dataSource.CreateCommand("DELETE FROM profile_directory WHERE profile_id = ANY($1)");
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. ids] });
+        try
+        {
+            return await command.ExecuteNonQueryAsync(ct);
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UndefinedTable)
+        {
+            return 0;
+        }
+    }
+
     /// <summary>What an erased user's id becomes in the ledger, before the keyed hash.</summary>
     public const string ErasedPrefix = "erased:";
 

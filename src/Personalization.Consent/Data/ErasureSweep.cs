@@ -12,7 +12,8 @@ namespace Personalization.Consent.Data;
 /// copy, seen set) and, through the profile, every anonymous id linked to them, with theirs; from the seen sets and
 /// sessions, the message ids whose de-duplication markers remain. Every id found is put on the suppression list
 /// before anything is deleted, so no stage writes anything new for it afterwards; then the keys go in transactions, the
-/// ledger rows are pseudonymized and the kept dead letters holding any of the ids are deleted. A pass is idempotent: the second finds only what a stage wrote in between.
+/// ledger rows are pseudonymized, and the kept dead letters holding any of the ids and the ids' rows in the profile
+/// directory are deleted. A pass is idempotent: the second finds only what a stage wrote in between.
 /// </summary>
 public sealed class ErasureSweep(DaprClient dapr, ConsentLedger ledger, Erasures erasures, DeadLetters deadLetters, UserIdHasher hasher)
 {
@@ -64,6 +65,7 @@ public sealed class ErasureSweep(DaprClient dapr, ConsentLedger ledger, Erasures
         }
         ErasureTally.Add(tally.Postgres, "consentLedgerRowsPseudonymized", await ledger.PseudonymizeAsync([.. ids], hasher.Hash, ct));
         ErasureTally.Add(tally.Postgres, "deadLetters", await deadLetters.EraseAsync(ids, ct));
+        ErasureTally.Add(tally.Postgres, "profileDirectory", await ledger.DeleteListedProfilesAsync(ids, ct));
         return ids;
     }
 

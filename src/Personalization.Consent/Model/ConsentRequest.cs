@@ -1,13 +1,11 @@
 using System.Text.Json;
 using Personalization.Contracts;
+using Personalization.Streaming;
 
 namespace Personalization.Consent.Model;
 
 /// <summary>One change a consent statement makes: a purpose, its new value, and what said so (api, gpc, dnt, do-not-sell, …).</summary>
 public sealed record ConsentChange(string Purpose, bool Granted, string Source);
-
-/// <summary>A field of a request that is wrong, and why; the API answers it as 400 problem+json.</summary>
-public sealed record FieldError(string Field, string Detail);
 
 /// <summary>
 /// The body of <c>PUT /v1/consent/{userId}</c>:

@@ -1,0 +1,47 @@
+using System.Buffers;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Personalization.Streaming;
+
+/// <summary>A field of a request that is wrong, and why; the API answers it as 400 problem+json.</summary>
+public sealed record FieldError(string Field, string Detail);
+
+/// <summary>The problem+json answers the services' admin and query APIs share.</summary>
+public static class Problems
+{
+    public const string InvalidRequestType = "urn:personalization:problem:invalid-request";
+    public const string BodyTooLargeType = "urn:personalization:problem:body-too-large";
+
+    public static ProblemHttpResult Invalid(FieldError error) => TypedResults.Problem(
+        detail: $"{error.Field}: {error.Detail}",
+        statusCode: StatusCodes.Status400BadRequest,
+        title: "Invalid request",
+        type: InvalidRequestType,
+        extensions: new Dictionary<string, object?> { ["field"] = error.Field });
+
+    public static ProblemHttpResult TooLarge(int maxBytes) => TypedResults.Problem(
+        detail: $"the body is larger than {maxBytes} bytes",
+        statusCode: StatusCodes.Status400BadRequest,
+        title: "Body too large",
+        type: BodyTooLargeType,
+        extensions: new Dictionary<string, object?> { ["field"] = "body", ["limit"] = maxBytes });
+
+    /// <summary>The request's body, or null when it is longer than <paramref name="maxBytes"/> (reading stops there).</summary>
+    public static async Task<ArrayBufferWriter<byte>?> ReadBodyAsync(HttpRequest request, int maxBytes, CancellationToken ct)
+    {
+        if (request.ContentLength > maxBytes) return null;
+        var buffer = new ArrayBufferWriter<byte>(1024);
+        while (true)
+        {
+            var memory = buffer.GetMemory(4096);
+            var read = await request.Body.ReadAsync(memory, ct);
+            if (read == 0) return buffer;
+            buffer.Advance(read);
+            if (buffer.WrittenCount > maxBytes) return null;
+        }
+    }
+
+    public static ProblemHttpResult NotFound(string type, string title, string detail) =>
+        TypedResults.Problem(detail: detail, statusCode: StatusCodes.Status404NotFound, title: title, type: type);
+}
