@@ -6,7 +6,11 @@ namespace Personalization.ProfileQuery.Apis;
 /// <summary>The user's explicit consent choices, as the consent service stores them (defaults not applied).</summary>
 public sealed record ConsentView(IReadOnlyDictionary<string, bool> Purposes, DateTimeOffset UpdatedAt);
 
-/// <summary>What <c>GET /v1/profiles/{userId}</c> answers.</summary>
+/// <summary>
+/// What <c>GET /v1/profiles/{userId}</c> answers: the profile without its raw event-time buckets; windows, RFM,
+/// engagement and flags (<see cref="Insights"/>) and segment memberships as of the profile's last change
+/// (<c>insights.evaluatedAt</c>).
+/// </summary>
 public sealed record ProfileView(
     string ProfileId,
     string? UserId,
@@ -20,6 +24,10 @@ public sealed record ProfileView(
     DateTimeOffset? FirstSeen,
     DateTimeOffset? LastSeen,
     DeviceContext? LastDevice,
+    IReadOnlyList<SessionSummary> RecentSessions,
+    PurchaseSummary? Purchases,
+    ProfileInsights? Insights,
+    IReadOnlyDictionary<string, SegmentMembership> Segments,
     long Version,
     DateTimeOffset UpdatedAt,
     ConsentView? Consent)
@@ -41,6 +49,10 @@ public sealed record ProfileView(
             profile.FirstSeen,
             profile.LastSeen,
             profile.LastDevice,
+            profile.RecentSessions,
+            profile.Purchases,
+            profile.Insights,
+            profile.Segments,
             profile.Version,
             profile.UpdatedAt,
             consent is null ? null : new ConsentView(consent.Purposes, consent.UpdatedAt));
