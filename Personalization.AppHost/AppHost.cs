@@ -39,6 +39,7 @@ try
         var aggregation = builder.AddReplicatedService<Projects.Personalization_Aggregation>("aggregation", replicas, (service, appId) => service
             .WithInfrastructure(infra, infra.Redis, infra.Database)
             .WithEnvironment("Privacy__HashKey", privacyKey)
+            .WithSection(builder, "Aggregation")
             .WithDaprSidecar(infra, daprToken, appId));
         var profileQuery = builder.AddService<Projects.Personalization_ProfileQuery>("profile-query")
             .WithInfrastructure(infra, infra.Redis)

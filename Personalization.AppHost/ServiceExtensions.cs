@@ -90,6 +90,20 @@ internal static class ServiceExtensions
             .WithEnvironment("ApiKeys__Admin__0", admin);
     }
 
+    /// <summary>
+    /// Passes the AppHost's configuration section <paramref name="section"/> (from its settings or command line, for
+    /// example <c>Aggregation:EvaluationInterval=00:10:00</c>) on to the service, which reads the same keys.
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> WithSection(this IResourceBuilder<ProjectResource> service,
+        IDistributedApplicationBuilder builder, string section)
+    {
+        foreach (var (key, value) in builder.Configuration.GetSection(section).AsEnumerable())
+        {
+            if (value is not null) service.WithEnvironment(key.Replace(":", "__", StringComparison.Ordinal), value);
+        }
+        return service;
+    }
+
     /// <summary>Gives the service the connection information of each server and starts it only once they are healthy.</summary>
     public static IResourceBuilder<ProjectResource> WithInfrastructure(this IResourceBuilder<ProjectResource> service,
         Infrastructure.Infrastructure infra, params IResourceBuilder<IResourceWithConnectionString>[] servers)

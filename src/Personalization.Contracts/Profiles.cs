@@ -11,6 +11,16 @@ public sealed record UserProfile
     public required string ProfileId { get; init; }
     public string? UserId { get; init; }
     public IReadOnlyList<string> AnonymousIds { get; init; } = [];
+    /// <summary>
+    /// Ids whose profiles were merged into this one by identity resolution (an anonymous id identified as this user, or
+    /// an id aliased to it), in the order they were merged.
+    /// </summary>
+    public IReadOnlyList<string> MergedIds { get; init; } = [];
+    /// <summary>
+    /// Set only on what stays under an id once its profile was merged into another: the id of the profile it now belongs
+    /// to (everything else is empty). Readers follow it; a writer that meets it folds into that profile instead.
+    /// </summary>
+    public string? MergedInto { get; init; }
     public JsonObject Traits { get; init; } = [];
     /// <summary>
     /// Per top-level trait: the event time of the identify that last set it. Lets traits merge by event time, so a

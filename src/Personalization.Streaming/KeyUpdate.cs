@@ -18,8 +18,11 @@ public abstract class KeyUpdate(string key)
     /// <summary>Other keys the plan reads (without guarding them), such as seen-markers.</summary>
     public virtual IReadOnlyList<string> AlsoRead => [];
 
-    /// <summary>The operations to write; empty when nothing changes. <paramref name="others"/> holds the <see cref="AlsoRead"/> keys found.</summary>
-    public abstract IReadOnlyList<StateTransactionRequest> Plan(Stored stored, IReadOnlyDictionary<string, string> others);
+    /// <summary>
+    /// The operations to write; empty when nothing changes. <paramref name="others"/> holds the <see cref="AlsoRead"/>
+    /// keys found, with their etags, so a plan may also guard a write of one of them (<see cref="Write(string, Stored, byte[], IReadOnlyDictionary{string, string}?)"/>).
+    /// </summary>
+    public abstract IReadOnlyList<StateTransactionRequest> Plan(Stored stored, IReadOnlyDictionary<string, Stored> others);
 
     /// <summary>Why the update gave up, when it did; its events must then be retried.</summary>
     public string? Failure { get; internal set; }
@@ -29,9 +32,13 @@ public abstract class KeyUpdate(string key)
     /// writers creating it at once only one wins, and the other's whole transaction is refused).
     /// </summary>
     protected StateTransactionRequest Write(Stored stored, byte[] value, IReadOnlyDictionary<string, string>? metadata = null) =>
+        Write(Key, stored, value, metadata);
+
+    /// <summary>The same guarded write, of another key the plan read (<see cref="AlsoRead"/>).</summary>
+    protected static StateTransactionRequest Write(string key, Stored stored, byte[] value, IReadOnlyDictionary<string, string>? metadata = null) =>
         stored.ETag is { Length: > 0 } etag
-            ? new StateTransactionRequest(Key, value, StateOperationType.Upsert, etag, metadata)
-            : new StateTransactionRequest(Key, value, StateOperationType.Upsert, metadata: metadata, options: FirstWrite);
+            ? new StateTransactionRequest(key, value, StateOperationType.Upsert, etag, metadata)
+            : new StateTransactionRequest(key, value, StateOperationType.Upsert, metadata: metadata, options: FirstWrite);
 
     private static readonly StateOptions FirstWrite = new() { Concurrency = ConcurrencyMode.FirstWrite };
 }

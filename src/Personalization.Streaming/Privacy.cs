@@ -60,9 +60,11 @@ public readonly record struct ConsentCheck(bool IsErased, ConsentState? Consent)
     public static string[] Keys(string profileId, UserIdHasher hasher) => [StateKeys.Consent(profileId), hasher.SuppressionKey(profileId)];
 
     /// <summary>The check of one profile, from what the bulk get found of its <see cref="Keys"/>.</summary>
-    public static ConsentCheck Read(string profileId, UserIdHasher hasher, IReadOnlyDictionary<string, string> read) => new(
+    public static ConsentCheck Read(string profileId, UserIdHasher hasher, IReadOnlyDictionary<string, Stored> read) => new(
         read.ContainsKey(hasher.SuppressionKey(profileId)),
-        read.TryGetValue(StateKeys.Consent(profileId), out var json) ? JsonSerializer.Deserialize(json, ContractsJsonContext.Default.ConsentState) : null);
+        read.TryGetValue(StateKeys.Consent(profileId), out var stored) && stored.Json is { } json
+            ? JsonSerializer.Deserialize(json, ContractsJsonContext.Default.ConsentState)
+            : null);
 
     /// <summary>The purpose that now stops this event of the profile, <see cref="Erased"/> when its user is, or null when it may go on.</summary>
     public string? Refusal(CollectedEvent e)

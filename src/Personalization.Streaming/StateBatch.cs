@@ -99,7 +99,7 @@ public static class StateBatch
         }
     }
 
-    private static async Task<(Dictionary<string, Stored> Stored, Dictionary<string, string> Others)> ReadAsync(
+    private static async Task<(Dictionary<string, Stored> Stored, Dictionary<string, Stored> Others)> ReadAsync(
         DaprClient dapr, string store, IReadOnlyList<KeyUpdate> updates, CancellationToken ct)
     {
         var keys = new List<string>(updates.Count);
@@ -110,7 +110,7 @@ public static class StateBatch
         }
         var slices = keys.Chunk(KeysPerRead).Select(slice => GetBulkAsync(dapr, store, slice, ct));
         var stored = new Dictionary<string, Stored>(updates.Count, StringComparer.Ordinal);
-        var others = new Dictionary<string, string>(StringComparer.Ordinal);
+        var others = new Dictionary<string, Stored>(StringComparer.Ordinal);
         foreach (var update in updates) stored[update.Key] = default;
         foreach (var items in await Task.WhenAll(slices))
         {
@@ -122,7 +122,7 @@ public static class StateBatch
                 }
                 else if (!string.IsNullOrEmpty(item.Value))
                 {
-                    others[item.Key] = item.Value;
+                    others[item.Key] = new Stored(item.Value, NullIfEmpty(item.ETag));
                 }
             }
         }

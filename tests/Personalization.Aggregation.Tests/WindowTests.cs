@@ -112,4 +112,29 @@ public sealed class WindowTests
         Assert.Equal(1, window.PageViews);
         Assert.Equal(1, window.Counts["$page"]);
     }
+
+    [Fact]
+    public void AProfileIsNextDueWhenItsOldestBucketLeavesTheLastHour()
+    {
+        var profile = Fold([Track(Now.AddMinutes(-59).AddSeconds(-10), "Clicked"), Track(Now.AddMinutes(-5), "Clicked")]);
+        var minute = Now.AddMinutes(-59).AddSeconds(-10).ToUnixTimeSeconds() / 60 * 60;
+        Assert.Equal(DateTimeOffset.FromUnixTimeSeconds(minute + 3_600), InsightsEvaluator.NextChange(profile, Now));
+        // Evaluated then, the hour holds one event less, and the profile is due again when the next bucket leaves.
+        var then = DateTimeOffset.FromUnixTimeSeconds(minute + 3_600);
+        Assert.Equal(1, Insights(profile, at: then).Windows["1h"].Events);
+        Assert.Equal(Now.AddMinutes(-5).ToUnixTimeSeconds() / 60 * 60 + 3_600, InsightsEvaluator.NextChange(profile, then)!.Value.ToUnixTimeSeconds());
+    }
+
+    [Fact]
+    public void AQuietProfileIsDueDailyUntilItsDaysLeaveTheBaselineAndThenNever()
+    {
+        var lastDay = Now.AddDays(-20);
+        var profile = Fold([Track(lastDay, "Clicked")]);
+        Assert.Equal(Now.AddDays(1), InsightsEvaluator.NextChange(profile, Now));
+        var dayStart = lastDay.ToUnixTimeSeconds() / 86_400 * 86_400;
+        var afterBaseline = DateTimeOffset.FromUnixTimeSeconds(dayStart + 35 * 86_400);
+        Assert.Equal(afterBaseline.AddDays(-1), InsightsEvaluator.NextChange(profile, afterBaseline.AddDays(-2)));
+        Assert.Null(InsightsEvaluator.NextChange(profile, afterBaseline));
+        Assert.Null(InsightsEvaluator.NextChange(ProfileFolder.Empty("u1"), Now));
+    }
 }

@@ -16,6 +16,8 @@ public sealed class PlatformFixture : IAsyncLifetime
 
     /// <summary>Every consuming service runs twice, as pods of one Deployment would: every test here also tests scale-out.</summary>
     public const int Replicas = 2;
+    /// <summary>How often profiles due for an evaluation by time alone are evaluated in the tests (a minute by default).</summary>
+    public static readonly TimeSpan EvaluationInterval = TimeSpan.FromSeconds(15);
 
     public static readonly string[] ConsumingServices = ["consent", "enrichment", "aggregation"];
     public static readonly string[] Servers = ["redis", "postgres", "rabbitmq"];
@@ -28,7 +30,7 @@ public sealed class PlatformFixture : IAsyncLifetime
     {
         Prerequisites.EnsureLocalServersInstalled();
         App = await StartAsync(DataDirectory, scope: null, waitFor: [.. Servers, .. Services, .. ConsumingServices.Select(s => $"{s}-{Replicas}")],
-            $"Services:Replicas={Replicas}");
+            $"Services:Replicas={Replicas}", $"Aggregation:EvaluationInterval={EvaluationInterval}");
     }
 
     public async Task DisposeAsync()

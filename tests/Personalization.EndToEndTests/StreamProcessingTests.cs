@@ -155,4 +155,109 @@ public sealed class StreamProcessingTests(PlatformFixture platform)
             Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
         }
     }
+    private static JsonObject Anonymous(JsonObject e, string anonymousId)
+    {
+        e.Remove("userId");
+        e["anonymousId"] = anonymousId;
+        return e;
+    }
+
+    [Fact]
+    public async Task AnIdentifiedVisitorsAnonymousProfileMergesIntoTheUsersAndLateAnonymousEventsFollow()
+    {
+        using var gateway = new GatewayClient(platform.App);
+        var visitor = Events.NewUser("visitor");
+        var user = Events.NewUser("member");
+        var now = DateTimeOffset.UtcNow;
+
+        // Before login: three pages and an order as an anonymous visitor, with a trait set then.
+        await gateway.SendAcceptedAsync(
+            At(Anonymous(Events.Page(user, "Home"), visitor), now.AddMinutes(-10)),
+            At(Anonymous(Events.Page(user, "Shoes"), visitor), now.AddMinutes(-9)),
+            At(Anonymous(Events.Page(user, "Cart"), visitor), now.AddMinutes(-8)),
+            At(Anonymous(Events.Track(user, "Order Completed", properties: new JsonObject { ["revenue"] = 30 }), visitor), now.AddMinutes(-7)),
+            At(Anonymous(Events.Identify(user, new JsonObject { ["size"] = "42", ["plan"] = "free" }), visitor), now.AddMinutes(-7)));
+        await gateway.WaitForProfileAsync(visitor, p => p.Long("totalEvents") == 5);
+
+        // Login: identify with both ids; then events as the user.
+        var login = Events.Identify(user, new JsonObject { ["plan"] = "pro", ["email"] = "member@example.com" });
+        login["anonymousId"] = visitor;
+        await gateway.SendAcceptedAsync(At(login, now.AddMinutes(-6)), At(Events.Track(user, "Clicked"), now.AddMinutes(-5)));
+        var merged = await gateway.WaitForProfileAsync(user, p => p.Long("totalEvents") == 7);
+        Assert.Equal(user, merged["profileId"]!.GetValue<string>());
+        Assert.Equal(3, merged.Long("pageViews"));
+        Assert.Equal(1, merged.Count("Order Completed"));
+        Assert.Equal(30m, merged["purchases"]!["revenue"]!.GetValue<decimal>());
+        Assert.Equal("pro", merged["traits"]!["plan"]!.GetValue<string>());
+        Assert.Equal("42", merged["traits"]!["size"]!.GetValue<string>());
+        Assert.Contains(visitor, merged["mergedIds"]!.AsArray().Select(n => n!.GetValue<string>()));
+        Assert.Equal(7, merged["insights"]!["windows"]!["1h"]!["events"]!.GetValue<long>());
+
+        // Read by the anonymous id: the merged profile.
+        var byVisitor = await gateway.WaitForProfileAsync(visitor, p => p["profileId"]!.GetValue<string>() == user);
+        Assert.Equal(7, byVisitor.Long("totalEvents"));
+
+        // A late event of the anonymous id (sent before login, arriving now) lands in the merged profile.
+        await gateway.SendAcceptedAsync(At(Anonymous(Events.Page(user, "Wishlist"), visitor), now.AddMinutes(-9.5)));
+        var withLate = await gateway.WaitForProfileAsync(user, p => p.Long("totalEvents") == 8);
+        Assert.Equal(4, withLate.Long("pageViews"));
+        Assert.Equal(now.AddMinutes(-10).ToUnixTimeSeconds(), DateTimeOffset.Parse(withLate["firstSeen"]!.GetValue<string>()).ToUnixTimeSeconds());
+    }
+
+    [Fact]
+    public async Task AnAliasCycleEndsInOneProfileReadableByEitherId()
+    {
+        using var gateway = new GatewayClient(platform.App);
+        var first = Events.NewUser("alias-a");
+        var second = Events.NewUser("alias-b");
+        await gateway.SendAcceptedAsync(Events.Track(first, "Clicked"), Events.Track(second, "Clicked"), Events.Track(second, "Clicked"));
+        await gateway.WaitForProfileAsync(second, p => p.Long("totalEvents") == 2);
+        await gateway.WaitForProfileAsync(first, p => p.Long("totalEvents") == 1);
+
+        JsonObject Alias(string previousId, string userId) => new()
+        {
+            ["type"] = "alias", ["previousId"] = previousId, ["userId"] = userId, ["messageId"] = Guid.NewGuid().ToString(),
+            ["timestamp"] = DateTimeOffset.UtcNow.ToString("O"),
+        };
+        await gateway.SendAcceptedAsync(Alias(first, second));
+        await gateway.SendAcceptedAsync(Alias(second, first));
+        await gateway.SendAcceptedAsync(Events.Track(first, "Clicked"));
+
+        // 3 clicks + 2 aliases + 1 click sent as the first id: one profile, mastered by the alias's user id.
+        var merged = await gateway.WaitForProfileAsync(second, p => p.Long("totalEvents") == 6);
+        Assert.Equal(4, merged.Count("Clicked"));
+        var byFirst = await gateway.WaitForProfileAsync(first, p => p["profileId"]!.GetValue<string>() == second);
+        Assert.Equal(6, byFirst.Long("totalEvents"));
+        Assert.Equal([first], merged["mergedIds"]!.AsArray().Select(n => n!.GetValue<string>()));
+    }
+    [Fact]
+    public async Task AScheduledEvaluationTakesAQuietProfileOutOfAWindowSegmentWithoutAnEvent()
+    {
+        using var gateway = new GatewayClient(platform.App);
+        await using var broker = await Broker.ConnectAsync(platform.App);
+        var changes = await broker.WatchAsync("segments.changed");
+        var run = Guid.NewGuid().ToString("N");
+        var id = $"active-{run[..8]}";
+        var user = Events.NewUser("quiet");
+        await gateway.AdminAsync(HttpMethod.Post, "/v1/segments", HttpStatusCode.Created, new
+        {
+            id, name = "Active in the last hour",
+            rule = new { all = new object[] { new { field = "traits.run", op = "==", value = run }, new { field = "events", window = "1h", op = ">", value = 0 } } },
+        });
+
+        // Two events just inside the last hour: a member at once; a minute or so later they have left the window.
+        var at = DateTimeOffset.UtcNow.AddMinutes(-59).AddSeconds(-10);
+        await gateway.SendAcceptedAsync(At(Events.Identify(user, new JsonObject { ["run"] = run }), at), At(Events.Track(user, "Clicked"), at));
+        await gateway.WaitForProfileAsync(user, p => p["segments"]?[id] is not null);
+
+        // Nothing more is sent: the evaluation every Aggregation:EvaluationInterval takes the profile out, with the reason.
+        var left = await gateway.WaitForProfileAsync(user, p => p["segments"]?[id] is null, TimeSpan.FromSeconds(150));
+        Assert.Equal(2, left.Long("totalEvents"));
+        Assert.Equal(0, left["insights"]!["windows"]!["1h"]!["events"]!.GetValue<long>());
+        var exited = await broker.WaitForAsync(changes, "no longer holds", TimeSpan.FromSeconds(30));
+        Assert.Contains(exited, body => body.Contains(user, StringComparison.Ordinal) && body.Contains(id, StringComparison.Ordinal));
+        using var delete = GatewayClient.Request(HttpMethod.Delete, $"/v1/segments/{id}", GatewayClient.AdminKey);
+        using var deleted = await gateway.SendAsync(delete);
+        Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+    }
 }

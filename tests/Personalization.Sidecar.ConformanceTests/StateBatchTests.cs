@@ -18,7 +18,7 @@ public sealed class StateBatchTests(InfrastructureFixture infra, StateSidecarFix
     /// <summary>Adds one to a key's count, guarded by its etag.</summary>
     private sealed class Increment(string key) : KeyUpdate(key)
     {
-        public override IReadOnlyList<StateTransactionRequest> Plan(Stored stored, IReadOnlyDictionary<string, string> others)
+        public override IReadOnlyList<StateTransactionRequest> Plan(Stored stored, IReadOnlyDictionary<string, Stored> others)
         {
             var current = JsonSerializer.Deserialize<Counted>(stored.Json!)!;
             return [Write(stored, JsonSerializer.SerializeToUtf8Bytes(current with { Count = current.Count + 1 }))];

@@ -17,14 +17,14 @@ public sealed class ConsentCheckTests
         Purposes = purposes,
     };
 
-    private static Dictionary<string, string> Consent(string userId, Dictionary<string, bool> purposes) => new()
+    private static Dictionary<string, Stored> Consent(string userId, Dictionary<string, bool> purposes) => new()
     {
-        [StateKeys.Consent(userId)] = JsonSerializer.Serialize(new ConsentState(userId, purposes, DateTimeOffset.UnixEpoch), ContractsJsonContext.Default.ConsentState),
+        [StateKeys.Consent(userId)] = new(JsonSerializer.Serialize(new ConsentState(userId, purposes, DateTimeOffset.UnixEpoch), ContractsJsonContext.Default.ConsentState), "1"),
     };
 
     [Fact]
     public void AnEventGoesOnWhenNothingChangedSinceConsentLetItThrough() =>
-        Assert.Null(ConsentCheck.Read("u1", Hasher, new Dictionary<string, string>()).Refusal(Event("u1", "analytics", "personalization")));
+        Assert.Null(ConsentCheck.Read("u1", Hasher, new Dictionary<string, Stored>()).Refusal(Event("u1", "analytics", "personalization")));
 
     [Fact]
     public void APurposeRevokedSinceStopsTheEventAndIsNamed()
@@ -44,7 +44,7 @@ public sealed class ConsentCheckTests
     public void AnErasedUsersEventIsStoppedWhateverTheirConsent()
     {
         var read = Consent("u1", new() { ["analytics"] = true });
-        read[Hasher.SuppressionKey("u1")] = "{}";
+        read[Hasher.SuppressionKey("u1")] = new("{}", "1");
         Assert.Equal(ConsentCheck.Erased, ConsentCheck.Read("u1", Hasher, read).Refusal(Event("u1", "analytics")));
         Assert.Null(ConsentCheck.Read("u2", Hasher, read).Refusal(Event("u2")));
     }

@@ -15,7 +15,7 @@ public sealed record SegmentList(IReadOnlyList<SegmentDefinition> Segments, Back
 /// <c>/v1/segments</c> (admin key, through the gateway): list, create (<c>POST</c>, 201; 409 when the id exists),
 /// read, replace (<c>PUT</c>, 200; 201 when new), delete (204). Bodies are <see cref="SegmentRequest"/>s; a rule that
 /// does not parse answers 400 problem+json naming the rule's part (<c>rule.all[1].window</c>). Every change starts a
-/// backfill (<see cref="SegmentBackfill"/>) over existing profiles.
+/// backfill (<see cref="ProfileReevaluator"/>) over existing profiles.
 /// </summary>
 public static class SegmentApi
 {
@@ -33,13 +33,13 @@ public static class SegmentApi
         return api;
     }
 
-    public static async Task<Ok<SegmentList>> ListAsync(SegmentStore store, SegmentBackfill backfill, CancellationToken ct)
+    public static async Task<Ok<SegmentList>> ListAsync(SegmentStore store, ProfileReevaluator backfill, CancellationToken ct)
     {
         var (catalog, _) = await store.ReadAsync(ct);
         return TypedResults.Ok(new SegmentList(catalog.Segments, await backfill.StatusAsync(ct)));
     }
 
-    public static async Task<Results<Ok<SegmentView>, ProblemHttpResult>> GetAsync(string id, SegmentStore store, SegmentBackfill backfill, CancellationToken ct)
+    public static async Task<Results<Ok<SegmentView>, ProblemHttpResult>> GetAsync(string id, SegmentStore store, ProfileReevaluator backfill, CancellationToken ct)
     {
         if (SegmentRequest.ValidateId(id) is { } invalid) return Problems.Invalid(invalid);
         var (catalog, _) = await store.ReadAsync(ct);
@@ -49,7 +49,7 @@ public static class SegmentApi
     }
 
     public static async Task<Results<Created<SegmentDefinition>, ProblemHttpResult>> CreateAsync(
-        HttpRequest request, SegmentStore store, SegmentBackfill backfill, TimeProvider clock, CancellationToken ct)
+        HttpRequest request, SegmentStore store, ProfileReevaluator backfill, TimeProvider clock, CancellationToken ct)
     {
         var (body, problem) = await ReadAsync(request, withId: true, ct);
         if (body is null) return problem!;
@@ -67,7 +67,7 @@ public static class SegmentApi
     }
 
     public static async Task<Results<Ok<SegmentDefinition>, Created<SegmentDefinition>, ProblemHttpResult>> PutAsync(
-        string id, HttpRequest request, SegmentStore store, SegmentBackfill backfill, TimeProvider clock, CancellationToken ct)
+        string id, HttpRequest request, SegmentStore store, ProfileReevaluator backfill, TimeProvider clock, CancellationToken ct)
     {
         if (SegmentRequest.ValidateId(id) is { } invalid) return Problems.Invalid(invalid);
         var (body, problem) = await ReadAsync(request, withId: false, ct);
@@ -88,7 +88,7 @@ public static class SegmentApi
         return isNew ? TypedResults.Created($"/v1/segments/{id}", saved) : TypedResults.Ok(saved);
     }
 
-    public static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string id, SegmentStore store, SegmentBackfill backfill, CancellationToken ct)
+    public static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string id, SegmentStore store, ProfileReevaluator backfill, CancellationToken ct)
     {
         if (SegmentRequest.ValidateId(id) is { } invalid) return Problems.Invalid(invalid);
         var deleted = await store.ChangeAsync(catalog => catalog.Segments.Any(s => s.Id == id)

@@ -4,65 +4,65 @@ namespace Personalization.Aggregation.Data;
 
 /// <summary>
 /// Every profile id the aggregation service has written, in PostgreSQL (<c>profile_directory</c>), so a segment
-/// backfill can page through all profiles: the state store has no way to list its keys. Listed before a profile is
-/// first written (an id whose write then failed is listed with no profile, and skipped). Erasure deletes a user's rows.
+/// backfill can page through all profiles (the state store has no way to list its keys), with the time each is next
+/// due for an evaluation without an event (<c>due_at</c>), so the scheduled evaluation visits only those. Erasure
+/// deletes a user's rows.
 /// </summary>
-public sealed class ProfileDirectory(NpgsqlDataSource dataSource)
+public sealed class ProfileDirectory(NpgsqlDataSource dataSource, AggregationSchema schema)
 {
     public const string Table = "profile_directory";
 
-    private const string Schema = $"""
-        CREATE TABLE IF NOT EXISTS {Table} (
-            profile_id text COLLATE "C" PRIMARY KEY,
-            listed_at  timestamptz NOT NULL DEFAULT now()
-        );
-        """;
+    /// <summary>
+    /// Lists profiles just written, each with when its evaluation can next change by itself
+    /// (<see cref="Model.InsightsEvaluator.NextChange"/>). A profile listed already keeps the earlier of its two due
+    /// times: of two replicas writing one profile, the one listing last must not push back what the other found due.
+    /// </summary>
+    public Task ListAsync(IEnumerable<(string ProfileId, DateTimeOffset? DueAt)> profiles, CancellationToken ct) =>
+        WriteAsync(profiles, "LEAST(d.due_at, excluded.due_at)", ct);
 
-    /// <summary>The advisory lock key of the directory's schema creation ("profdir_" in ASCII).</summary>
-    private const long SchemaLockId = 0x70726F666469725F;
+    /// <summary>Sets when evaluated profiles are next due (null: never by themselves), as their evaluation found.</summary>
+    public Task SetDueAsync(IEnumerable<(string ProfileId, DateTimeOffset? DueAt)> profiles, CancellationToken ct) =>
+        WriteAsync(profiles, "excluded.due_at", ct);
 
-    private volatile bool _schemaReady;
-
-    public async Task AddAsync(IEnumerable<string> profileIds, CancellationToken ct)
+    /// <summary>Up to <paramref name="limit"/> profiles due at <paramref name="now"/>, the longest due first.</summary>
+    public async Task<List<string>> DueAsync(DateTimeOffset now, int limit, CancellationToken ct)
     {
-        var ids = profileIds.ToArray();
-        if (ids.Length == 0) return;
-        await EnsureSchemaAsync(ct);
-        await using var command = dataSource.CreateCommand($"INSERT INTO {Table} (profile_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING");
-        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = ids });
+        await schema.EnsureAsync(ct);
+        await using var command = dataSource.CreateCommand($"SELECT profile_id FROM {Table} WHERE due_at <= $1 ORDER BY due_at LIMIT $2");
+        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now });
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
+        return await ReadIdsAsync(command, limit, ct);
+    }
+
+    private async Task WriteAsync(IEnumerable<(string ProfileId, DateTimeOffset? DueAt)> profiles, string dueOnConflict, CancellationToken ct)
+    {
+        var rows = profiles.ToArray();
+        if (rows.Length == 0) return;
+        await schema.EnsureAsync(ct);
+        await using var command = dataSource.CreateCommand($"""
+            INSERT INTO {Table} AS d (profile_id, due_at) SELECT * FROM unnest($1::text[], $2::timestamptz[])
+            ON CONFLICT (profile_id) DO UPDATE SET due_at = {dueOnConflict}
+            """);
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. rows.Select(r => r.ProfileId)] });
+        command.Parameters.Add(new NpgsqlParameter<DateTime?[]> { TypedValue = [.. rows.Select(r => r.DueAt?.UtcDateTime)] });
         await command.ExecuteNonQueryAsync(ct);
     }
 
     /// <summary>Up to <paramref name="limit"/> ids after <paramref name="after"/>, in id order.</summary>
     public async Task<List<string>> PageAsync(string after, int limit, CancellationToken ct)
     {
-        await EnsureSchemaAsync(ct);
+        await schema.EnsureAsync(ct);
         await using var command = dataSource.CreateCommand($"SELECT profile_id FROM {Table} WHERE profile_id > $1 ORDER BY profile_id LIMIT $2");
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = after });
         command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
+        return await ReadIdsAsync(command, limit, ct);
+    }
+
+    private static async Task<List<string>> ReadIdsAsync(NpgsqlCommand command, int limit, CancellationToken ct)
+    {
         var ids = new List<string>(limit);
         await using var reader = await command.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct)) ids.Add(reader.GetString(0));
         return ids;
-    }
-
-    private async Task EnsureSchemaAsync(CancellationToken ct)
-    {
-        if (_schemaReady) return;
-        // Replicas start together on an empty database: concurrent CREATE TABLE IF NOT EXISTS can collide, so creation
-        // is serialized by a transaction-scoped advisory lock.
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
-        await using var transaction = await connection.BeginTransactionAsync(ct);
-        await using (var lockCommand = new NpgsqlCommand("SELECT pg_advisory_xact_lock($1)", connection, transaction))
-        {
-            lockCommand.Parameters.Add(new NpgsqlParameter<long> { TypedValue = SchemaLockId });
-            await lockCommand.ExecuteNonQueryAsync(ct);
-        }
-        await using (var command = new NpgsqlCommand(Schema, connection, transaction))
-        {
-            await command.ExecuteNonQueryAsync(ct);
-        }
-        await transaction.CommitAsync(ct);
-        _schemaReady = true;
     }
 }

@@ -1,3 +1,4 @@
+using Dapr;
 using Dapr.Client;
 using Personalization.Aggregation.Model;
 
@@ -8,6 +9,8 @@ namespace Personalization.Aggregation.Data;
 /// <see cref="SegmentCatalog.Key"/>, changed etag-guarded. Every delivery of events is evaluated against
 /// <see cref="CurrentAsync"/>: the catalog as read at most <see cref="RefreshInterval"/> ago, so a change reaches every
 /// replica within that time without a read per delivery; the backfill a change starts covers profiles folded meanwhile.
+/// While the record store cannot be read (PostgreSQL restarting), the catalog last read is used: events go on being
+/// folded and evaluated, and segment changes, which need the store anyway, wait for it.
 /// </summary>
 public sealed class SegmentStore(DaprClient dapr, TimeProvider clock)
 {
@@ -26,7 +29,16 @@ public sealed class SegmentStore(DaprClient dapr, TimeProvider clock)
         try
         {
             if (_snapshot is { } again && clock.GetUtcNow() - again.ReadAt < RefreshInterval) return again.Segments;
-            var (catalog, _) = await ReadAsync(ct);
+            SegmentCatalog catalog;
+            try
+            {
+                (catalog, _) = await ReadAsync(ct);
+            }
+            catch (DaprException) when (_snapshot is { } last)
+            {
+                _snapshot = last with { ReadAt = clock.GetUtcNow() };
+                return last.Segments;
+            }
             var snapshot = new Snapshot(CompiledSegment.Compile(catalog), clock.GetUtcNow());
             _snapshot = snapshot;
             return snapshot.Segments;

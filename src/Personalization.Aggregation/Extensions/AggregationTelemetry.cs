@@ -21,6 +21,9 @@ public sealed partial class AggregationTelemetry : IDisposable
         HeartbeatLatency = _meter.CreateHistogram<double>("pipeline.heartbeat.latency", "ms", "From the collector publishing the pipeline's heartbeat to aggregation taking it, through every stage");
         Conflicts = _meter.CreateCounter<long>("aggregation.profile.conflicts", "{conflict}", "Profile writes that lost an etag race and were redone");
         Late = _meter.CreateCounter<long>("aggregation.events.late", "{event}", "Events behind their profile's watermark (newest event − Aggregation:AllowedLateness): counted in lifetime counters only, not in windows");
+        PostgresUnavailable = _meter.CreateCounter<long>("aggregation.postgres.unavailable", "{delivery}", "Deliveries folded without PostgreSQL (restarting): no identity links made or read, profiles not listed; per step");
+        Reevaluated = _meter.CreateCounter<long>("aggregation.profiles.reevaluated", "{profile}", "Profiles evaluated again because time alone changed their windows, flags or segments (due evaluation)");
+        Merged = _meter.CreateCounter<long>("aggregation.profiles.merged", "{profile}", "Profiles of linked ids (identify, alias) merged into their master's profile");
         SegmentEntries = _meter.CreateCounter<long>("aggregation.segments.changes", "{change}", "Profiles entering or leaving a segment, per change (entered, exited)");
     }
 
@@ -31,6 +34,9 @@ public sealed partial class AggregationTelemetry : IDisposable
     public Histogram<double> HeartbeatLatency { get; }
     public Counter<long> Conflicts { get; }
     public Counter<long> Late { get; }
+    public Counter<long> Merged { get; }
+    public Counter<long> Reevaluated { get; }
+    public Counter<long> PostgresUnavailable { get; }
     public Counter<long> SegmentEntries { get; }
 
     public void CountSegmentChanges(IReadOnlyList<Contracts.SegmentsChanged> changes)

@@ -12,12 +12,14 @@ public static class Extensions
     {
         builder.AddDaprSidecarHealthCheck();
         builder.AddEventStreaming(AggregationJsonContext.Default);
-        // PostgreSQL: the directory of profile ids a segment backfill pages through.
+        // PostgreSQL: the directory of profile ids a segment backfill pages through, and the identity links.
         builder.AddNpgsqlDataSource("personalization");
+        builder.Services.AddSingleton<AggregationSchema>();
         builder.Services.AddSingleton<ProfileDirectory>();
+        builder.Services.AddSingleton<IdentityGraph>();
         builder.Services.AddSingleton<SegmentStore>();
-        builder.Services.AddSingleton<SegmentBackfill>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<SegmentBackfill>());
+        builder.Services.AddSingleton<ProfileReevaluator>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ProfileReevaluator>());
 
         builder.Services.AddOptions<AggregationOptions>()
             .BindConfiguration(AggregationOptions.SectionName)

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Dapr.Client;
 using Microsoft.Extensions.Options;
+using Npgsql;
 using Personalization.Aggregation.Data;
 using Personalization.Aggregation.Extensions;
 using Personalization.Aggregation.Model;
@@ -26,11 +27,17 @@ namespace Personalization.Aggregation.IntegrationEvents;
 /// <para>The pipeline's heartbeat (<see cref="Heartbeat"/>) is not folded: its latency is recorded
 /// (<c>pipeline.heartbeat.latency</c>) and saved under <see cref="StateKeys.Heartbeat"/>.</para>
 /// </summary>
-public sealed class ProfileAggregator(
+public sealed partial class ProfileAggregator(
     DaprClient dapr, IOptions<AggregationOptions> options, UserIdHasher hasher, TimeProvider clock, AggregationTelemetry telemetry,
-    SegmentStore segmentStore, ProfileDirectory directory)
+    SegmentStore segmentStore, ProfileDirectory directory, IdentityGraph identities, ILogger<ProfileAggregator> logger)
     : IEventBatchHandler<EnrichedEvent>
 {
+    /// <summary>When PostgreSQL was last reported unavailable (Unix ms), so an outage logs a warning every 30 s, not every delivery.</summary>
+    private long _lastUnavailableLog;
+
+    /// <summary>At most this many linked ids are looked at when an alias makes sure every profile of its master was merged.</summary>
+    public const int MaxLinkedPerAlias = 200;
+
     public async Task HandleAsync(IReadOnlyList<Delivery<EnrichedEvent>> deliveries, CancellationToken ct)
     {
         var settings = options.Value;
@@ -39,34 +46,38 @@ public sealed class ProfileAggregator(
             ["ttlInSeconds"] = ((long)settings.DeduplicationWindow.TotalSeconds).ToString(CultureInfo.InvariantCulture),
         };
         var segments = await segmentStore.CurrentAsync(ct);
+        var (masterOf, absorb) = await ResolveAsync(deliveries, ct);
         var byProfile = new Dictionary<string, ProfileFold>(StringComparer.Ordinal);
         CollectedEvent? heartbeat = null;
         foreach (var delivery in deliveries)
         {
             foreach (var e in delivery.Events)
             {
-                var profileId = e.Event.ProfileId;
-                if (profileId == Heartbeat.ProfileId)
+                if (e.Event.ProfileId == Heartbeat.ProfileId)
                 {
                     heartbeat = e.Event;
                     continue;
                 }
-                if (!byProfile.TryGetValue(profileId, out var fold)) byProfile[profileId] = fold = new ProfileFold(profileId, settings, segments, hasher, clock, seenMetadata);
+                var profileId = masterOf(e.Event.ProfileId);
+                if (!byProfile.TryGetValue(profileId, out var fold))
+                {
+                    byProfile[profileId] = fold = new ProfileFold(profileId, absorb.GetValueOrDefault(profileId) ?? [], settings, segments, hasher, clock, seenMetadata);
+                }
                 fold.Events.Add(e);
             }
         }
         var folds = byProfile.Values.ToList();
-        // Listed before the first write of a profile, so a segment backfill finds every profile (a listed id whose
-        // write then failed is skipped by the backfill).
-        await directory.AddAsync(folds.Select(f => f.ProfileId), ct);
         var redone = await StateBatch.UpdateAsync(dapr, StateKeys.Store, folds, ct);
+        // Listed once written (an erased user's withheld events list nothing). A profile whose listing failed is listed
+        // with its next event; until then only a backfill or scheduled evaluation passes it by.
+        await WithPostgresAsync("profile directory", () => directory.ListAsync(folds.Where(f => f.Failed is null && f.Version > 0).Select(f => (f.ProfileId, f.DueAt)), ct));
         if (heartbeat is not null) await RecordHeartbeatAsync(heartbeat, ct);
 
         foreach (var delivery in deliveries)
         {
             foreach (var e in delivery.Events)
             {
-                if (byProfile[e.Event.ProfileId].Failure is { } failure)
+                if (e.Event.ProfileId != Heartbeat.ProfileId && byProfile[masterOf(e.Event.ProfileId)].Failed is { } failure)
                 {
                     delivery.Fail(failure);
                     break;
@@ -77,19 +88,24 @@ public sealed class ProfileAggregator(
         var now = clock.GetUtcNow();
         var updates = new List<ProfileUpdated>(folds.Count);
         var segmentChanges = new List<SegmentsChanged>();
-        long late = 0;
+        long late = 0, merged = 0;
         var folded = new Dictionary<string, long>(StringComparer.Ordinal);
         var withheld = new Dictionary<string, long>(StringComparer.Ordinal);
         long duplicates = 0;
         foreach (var fold in folds)
         {
-            if (fold.Failure is not null) continue;
+            if (fold.Failed is not null) continue;
             foreach (var (reason, count) in fold.Withheld) withheld[reason] = withheld.GetValueOrDefault(reason) + count;
             duplicates += fold.Duplicates;
             late += fold.Late;
-            if (fold.Changes is { } changes) segmentChanges.Add(changes);
-            if (fold.Version == 0) continue; // nothing of this profile exists: all its events were withheld
+            segmentChanges.AddRange(fold.Changes);
             var last = fold.Events[^1].Event;
+            foreach (var (id, version) in fold.Redirected)
+            {
+                updates.Add(new ProfileUpdated(id, version, fold.UpdatedAt, last.MessageId, last.ReceivedAt));
+                merged++;
+            }
+            if (fold.Version == 0) continue; // nothing of this profile exists: all its events were withheld
             updates.Add(new ProfileUpdated(fold.ProfileId, fold.Version, fold.UpdatedAt, last.MessageId, last.ReceivedAt));
             foreach (var e in fold.Folded)
             {
@@ -108,12 +124,87 @@ public sealed class ProfileAggregator(
             telemetry.CountSegmentChanges(segmentChanges);
         }
         if (late > 0) telemetry.Late.Add(late);
+        if (merged > 0) telemetry.Merged.Add(merged);
 
         foreach (var (type, count) in folded) telemetry.Folded.Add(count, new KeyValuePair<string, object?>("event.type", type));
         if (duplicates > 0) telemetry.Duplicates.Add(duplicates);
         foreach (var (reason, count) in withheld) telemetry.Withheld.Add(count, new KeyValuePair<string, object?>("reason", reason));
         if (redone > 0) telemetry.Conflicts.Add(redone);
     }
+
+    /// <summary>
+    /// Identity resolution for a delivery (<see cref="IdentityRules"/>): its links taken into the graph, the master of
+    /// each of its ids, and per master the linked ids whose profiles it is to take in — the ids the delivery's links name
+    /// and, for an alias, every id linked to its master, so a join cut short before its profiles merged is completed
+    /// when its event is retried.
+    /// </summary>
+    private async Task<(Func<string, string> MasterOf, Dictionary<string, HashSet<string>> Absorb)> ResolveAsync(
+        IReadOnlyList<Delivery<EnrichedEvent>> deliveries, CancellationToken ct)
+    {
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        var links = new List<IdentityLink>();
+        foreach (var delivery in deliveries)
+        {
+            foreach (var e in delivery.Events)
+            {
+                if (e.Event.ProfileId == Heartbeat.ProfileId) continue;
+                ids.Add(e.Event.ProfileId);
+                if (IdentityRules.LinkOf(e.Event) is { } link) links.Add(link);
+            }
+        }
+        var masters = new Dictionary<string, string>(StringComparer.Ordinal);
+        var linked = Array.Empty<string>().ToLookup(id => id);
+        var aliased = new List<string>();
+        // Without PostgreSQL (restarting), events go on under their own ids and no new link is made: the ids of a
+        // signed-in user's next events link them. An id merged before holds a redirect, so its events wait for the
+        // store instead of starting a profile beside the merged one.
+        await WithPostgresAsync("identity links", async () =>
+        {
+            if (ids.Count > 0) masters = await identities.ResolveAsync(ids, links, ct);
+            aliased = links.Where(l => l.IsAlias).Select(l => masters.GetValueOrDefault(l.To) ?? l.To).Distinct(StringComparer.Ordinal).ToList();
+            linked = await identities.LinkedToAsync(aliased, MaxLinkedPerAlias, ct);
+        });
+        string MasterOf(string id) => masters.GetValueOrDefault(id) ?? id;
+        var absorb = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
+        void Absorb(string master, string id)
+        {
+            if (id == master) return;
+            if (!absorb.TryGetValue(master, out var set)) absorb[master] = set = new HashSet<string>(StringComparer.Ordinal);
+            set.Add(id);
+        }
+        foreach (var link in links)
+        {
+            var master = MasterOf(link.To);
+            if (MasterOf(link.From) == master) Absorb(master, link.From);
+        }
+        foreach (var group in linked)
+        {
+            foreach (var id in group) Absorb(group.Key, id);
+        }
+        return (MasterOf, absorb);
+    }
+
+    /// <summary>Runs a PostgreSQL step the folding can do without for a while; an outage is logged and counted, not thrown.</summary>
+    private async Task WithPostgresAsync(string step, Func<Task> action)
+    {
+        try
+        {
+            await action();
+        }
+        catch (NpgsqlException e) when (e is not PostgresException || e.IsTransient)
+        {
+            telemetry.PostgresUnavailable.Add(1, new KeyValuePair<string, object?>("step", step));
+            var now = Environment.TickCount64;
+            var last = Interlocked.Read(ref _lastUnavailableLog);
+            if (now - last >= 30_000 && Interlocked.CompareExchange(ref _lastUnavailableLog, now, last) == last)
+            {
+                LogPostgresUnavailable(logger, step, e.Message);
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "PostgreSQL unavailable for the {Step}; events are folded without it meanwhile: {Reason}")]
+    private static partial void LogPostgresUnavailable(ILogger logger, string step, string reason);
 
     /// <summary>The heartbeat arrived: how long it took from the collector to here, as a metric and for profile-query's health.</summary>
     private async Task RecordHeartbeatAsync(CollectedEvent beat, CancellationToken ct)
@@ -124,10 +215,19 @@ public sealed class ProfileAggregator(
         await dapr.SaveStateAsync(StateKeys.Store, StateKeys.Heartbeat, new PipelineHeartbeat(beat.ReceivedAt, now, latency), cancellationToken: ct);
     }
 
-    /// <summary>One profile, folded through the events of a delivery that were not folded before.</summary>
+    /// <summary>
+    /// One profile (a master: see <see cref="IdentityRules"/>), folded through the events of a delivery that were not
+    /// folded before, after taking in the profiles of the ids linked to it that were not merged yet.
+    /// <para>A merge is one transaction: the master's profile and seen set (joined with the merged ones', so a
+    /// redelivered event of a merged id is still recognized), and under each merged id a redirect
+    /// (<see cref="UserProfile.MergedInto"/>) guarded by the etag its profile was read with — written also where no
+    /// profile was yet, so a replica that has not seen the link cannot start one there: its write conflicts, it reads
+    /// the redirect, and its events are retried and go to the master. A profile found to be a redirect itself is not
+    /// folded (<see cref="Failed"/>): its events are retried and resolve to its new master.</para>
+    /// </summary>
     private sealed class ProfileFold(
-        string profileId, AggregationOptions settings, IReadOnlyList<CompiledSegment> segments, UserIdHasher hasher, TimeProvider clock,
-        IReadOnlyDictionary<string, string> seenMetadata)
+        string profileId, IReadOnlyCollection<string> absorb, AggregationOptions settings, IReadOnlyList<CompiledSegment> segments,
+        UserIdHasher hasher, TimeProvider clock, IReadOnlyDictionary<string, string> seenMetadata)
         : KeyUpdate(StateKeys.Profile(profileId))
     {
         private readonly string _seenKey = StateKeys.Seen(profileId);
@@ -142,24 +242,63 @@ public sealed class ProfileAggregator(
         public DateTimeOffset UpdatedAt { get; private set; }
         /// <summary>Folded events that were behind the profile's watermark (lifetime counters only).</summary>
         public int Late { get; private set; }
-        /// <summary>The segments the profile entered or left, when any.</summary>
-        public SegmentsChanged? Changes { get; private set; }
+        /// <summary>The segments the profile entered or left, and those a merged profile left.</summary>
+        public List<SegmentsChanged> Changes { get; } = [];
+        /// <summary>When the profile's evaluation can next change without an event (<see cref="InsightsEvaluator.NextChange"/>).</summary>
+        public DateTimeOffset? DueAt { get; private set; }
+        /// <summary>The ids whose profiles were merged in, each with the version of the redirect left there.</summary>
+        public List<(string Id, long Version)> Redirected { get; } = [];
+        /// <summary>The profile this one was merged into meanwhile, when it was.</summary>
+        private string? _mergedInto;
 
-        public override IReadOnlyList<string> AlsoRead => [_seenKey, .. ConsentCheck.Keys(profileId, hasher)];
+        /// <summary>Why this fold's events must be retried, when they must.</summary>
+        public string? Failed => Failure ?? (_mergedInto is { } master ? $"profile {profileId} was merged into {master} meanwhile" : null);
 
-        public override IReadOnlyList<StateTransactionRequest> Plan(Stored stored, IReadOnlyDictionary<string, string> others)
+        public override IReadOnlyList<string> AlsoRead =>
+            [_seenKey, .. ConsentCheck.Keys(profileId, hasher), .. absorb.SelectMany(id => new[] { StateKeys.Profile(id), StateKeys.Seen(id) })];
+
+        public override IReadOnlyList<StateTransactionRequest> Plan(Stored stored, IReadOnlyDictionary<string, Stored> others)
         {
-            var current = stored.Json is null ? null : JsonSerializer.Deserialize(stored.Json, ContractsJsonContext.Default.UserProfile);
-            var seen = others.TryGetValue(_seenKey, out var seenJson)
-                ? JsonSerializer.Deserialize(seenJson, AggregationJsonContext.Default.SeenSet) ?? SeenSet.Empty()
-                : SeenSet.Empty();
-            var check = ConsentCheck.Read(profileId, hasher, others);
+            var current = Read(stored);
             var now = clock.GetUtcNow();
             Folded.Clear();
             Withheld.Clear();
+            Changes.Clear();
+            Redirected.Clear();
             Duplicates = 0;
             Late = 0;
-            Changes = null;
+            DueAt = null;
+            Version = current?.Version ?? 0;
+            UpdatedAt = current?.UpdatedAt ?? now;
+            _mergedInto = current?.MergedInto;
+            if (_mergedInto is not null) return [];
+
+            var seen = ReadSeen(others.GetValueOrDefault(_seenKey));
+            var operations = new List<StateTransactionRequest>();
+            var merging = new List<UserProfile>();
+            foreach (var id in absorb)
+            {
+                var key = StateKeys.Profile(id);
+                var linked = others.GetValueOrDefault(key);
+                var profile = Read(linked);
+                if (profile?.MergedInto is not null) continue; // merged already (here, or into the master it had before)
+                if (profile is { Version: > 0 })
+                {
+                    merging.Add(profile);
+                    seen = seen.Join(ReadSeen(others.GetValueOrDefault(StateKeys.Seen(id))));
+                    operations.Add(new StateTransactionRequest(StateKeys.Seen(id), null, StateOperationType.Delete));
+                    if (profile.Segments.Count > 0)
+                    {
+                        var exited = profile.Segments.Select(m => new SegmentChange(m.Key, m.Value.Name, $"merged into {profileId}")).ToList();
+                        Changes.Add(new SegmentsChanged(id, [], exited, now));
+                    }
+                }
+                var redirect = ProfileMerger.Redirect(id, profileId, profile?.Version ?? 0, now);
+                operations.Add(Write(key, linked, JsonSerializer.SerializeToUtf8Bytes(redirect, ContractsJsonContext.Default.UserProfile)));
+                Redirected.Add((id, redirect.Version));
+            }
+
+            var check = ConsentCheck.Read(profileId, hasher, others);
             var inThisDelivery = new HashSet<string>(StringComparer.Ordinal);
             foreach (var e in Events)
             {
@@ -176,23 +315,35 @@ public sealed class ProfileAggregator(
                 }
                 Folded.Add(e);
             }
-            Version = current?.Version ?? 0;
-            UpdatedAt = current?.UpdatedAt ?? now;
-            if (Folded.Count == 0) return [];
+            if (Folded.Count == 0 && merging.Count == 0) return operations;
 
-            var folded = ProfileFolder.FoldAll(current, Folded, now, settings.AllowedLateness, out var late);
-            (var profile, Changes) = ProfileEvaluation.Apply(folded, segments, settings.Flags, now);
-            Late = late;
-            Version = profile.Version;
-            UpdatedAt = profile.UpdatedAt;
+            var merged = current;
+            foreach (var profile in merging)
+            {
+                merged = ProfileMerger.Merge(merged ?? ProfileFolder.Empty(profileId), profile, now, settings.AllowedLateness);
+            }
+            if (Folded.Count > 0)
+            {
+                merged = ProfileFolder.FoldAll(merged, Folded, now, settings.AllowedLateness, out var late);
+                Late = late;
+            }
+            var (evaluated, changes) = ProfileEvaluation.Apply(merged!, segments, settings.Flags, now);
+            if (changes is not null) Changes.Add(changes);
+            Version = evaluated.Version;
+            UpdatedAt = evaluated.UpdatedAt;
+            DueAt = InsightsEvaluator.NextChange(evaluated, now);
 
             var nextSeen = seen.With(Folded.Select(e => e.Event.MessageId), now, settings.DeduplicationWindow, settings.MaxSeenPerProfile);
-            return
-            [
-                Write(stored, JsonSerializer.SerializeToUtf8Bytes(profile, ContractsJsonContext.Default.UserProfile)),
-                new StateTransactionRequest(_seenKey, JsonSerializer.SerializeToUtf8Bytes(nextSeen, AggregationJsonContext.Default.SeenSet),
-                    StateOperationType.Upsert, metadata: seenMetadata),
-            ];
+            operations.Add(Write(stored, JsonSerializer.SerializeToUtf8Bytes(evaluated, ContractsJsonContext.Default.UserProfile)));
+            operations.Add(new StateTransactionRequest(_seenKey, JsonSerializer.SerializeToUtf8Bytes(nextSeen, AggregationJsonContext.Default.SeenSet),
+                StateOperationType.Upsert, metadata: seenMetadata));
+            return operations;
         }
+
+        private static UserProfile? Read(Stored stored) =>
+            stored.Json is null ? null : JsonSerializer.Deserialize(stored.Json, ContractsJsonContext.Default.UserProfile);
+
+        private static SeenSet ReadSeen(Stored stored) =>
+            stored.Json is null ? SeenSet.Empty() : JsonSerializer.Deserialize(stored.Json, AggregationJsonContext.Default.SeenSet) ?? SeenSet.Empty();
     }
 }

@@ -92,6 +92,54 @@ public static class ActivityFolder
             .Take(MaxRecentSessions).OrderBy(s => s.StartedAt).ThenBy(s => s.SessionId, StringComparer.Ordinal)];
     }
 
+    /// <summary>
+    /// The buckets of two profiles of one person, as if every event of both had been added to one: counts and revenue
+    /// summed per bucket, then whatever the newer watermark no longer keeps pruned (the rule <see cref="Add"/> follows).
+    /// </summary>
+    public static ActivityBuckets Merge(ActivityBuckets? into, ActivityBuckets? from, TimeSpan allowedLateness)
+    {
+        var merged = Copy(into);
+        if (from?.Newest is not { } fromNewest) return merged;
+        var newest = Math.Max(fromNewest.ToUnixTimeSeconds(), merged.Newest?.ToUnixTimeSeconds() ?? long.MinValue);
+        merged.Newest = DateTimeOffset.FromUnixTimeSeconds(newest);
+        AddAll(merged.Minutes, from.Minutes);
+        AddAll(merged.Hours, from.Hours);
+        AddAll(merged.Days, from.Days);
+        Prune(merged.Minutes, Floor(newest - (long)MinuteRetention.TotalSeconds, Minute));
+        Prune(merged.Hours, Floor(newest - (long)HourRetention.TotalSeconds, Hour));
+        Prune(merged.Days, Floor(newest - (long)allowedLateness.TotalSeconds, Day));
+        return merged;
+    }
+
+    /// <summary>The sessions of two profiles of one person: a session both hold is combined; the newest <see cref="MaxRecentSessions"/> kept.</summary>
+    public static IReadOnlyList<SessionSummary> MergeSessions(IReadOnlyList<SessionSummary> into, IReadOnlyList<SessionSummary> from)
+    {
+        var byId = into.ToDictionary(s => s.SessionId, StringComparer.Ordinal);
+        foreach (var s in from)
+        {
+            byId[s.SessionId] = byId.TryGetValue(s.SessionId, out var other)
+                ? other with
+                {
+                    StartedAt = s.StartedAt < other.StartedAt ? s.StartedAt : other.StartedAt,
+                    FirstEventAt = s.FirstEventAt < other.FirstEventAt ? s.FirstEventAt : other.FirstEventAt,
+                    LastEventAt = s.LastEventAt > other.LastEventAt ? s.LastEventAt : other.LastEventAt,
+                    Events = other.Events + s.Events,
+                    PageViews = other.PageViews + s.PageViews,
+                }
+                : s;
+        }
+        return [.. byId.Values.OrderByDescending(s => s.StartedAt).ThenByDescending(s => s.SessionId, StringComparer.Ordinal)
+            .Take(MaxRecentSessions).OrderBy(s => s.StartedAt).ThenBy(s => s.SessionId, StringComparer.Ordinal)];
+    }
+
+    public static PurchaseSummary? MergePurchases(PurchaseSummary? into, PurchaseSummary? from) => (into, from) switch
+    {
+        (null, _) => from,
+        (_, null) => into,
+        _ => new PurchaseSummary(into.Orders + from.Orders, into.Revenue + from.Revenue,
+            into.LastOrderAt is { } a && (from.LastOrderAt is not { } b || a >= b) ? into.LastOrderAt : from.LastOrderAt),
+    };
+
     /// <summary>The orders with this event counted when it is an order.</summary>
     public static PurchaseSummary? AddPurchase(PurchaseSummary? purchases, CollectedEvent e)
     {
@@ -134,6 +182,16 @@ public static class ActivityFolder
 
     /// <summary>The track event name of a count key, or null for an <see cref="ActivityKeys"/> key.</summary>
     public static string? EventName(string key) => !key.StartsWith('$') ? key : key.StartsWith("$$", StringComparison.Ordinal) ? key[1..] : null;
+
+    private static void AddAll(SortedDictionary<long, ActivityBucket> into, SortedDictionary<long, ActivityBucket> from)
+    {
+        foreach (var (start, bucket) in from)
+        {
+            if (!into.TryGetValue(start, out var target)) into[start] = target = new ActivityBucket();
+            foreach (var (key, count) in bucket.Counts) target.Counts[key] = target.Counts.GetValueOrDefault(key) + count;
+            target.Revenue += bucket.Revenue;
+        }
+    }
 
     private static void Increment(ActivityBucket bucket, string key) => bucket.Counts[key] = bucket.Counts.GetValueOrDefault(key) + 1;
 

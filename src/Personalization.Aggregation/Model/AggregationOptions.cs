@@ -26,6 +26,13 @@ public sealed class AggregationOptions
     /// </summary>
     public TimeSpan AllowedLateness { get; set; } = ProfileFolder.DefaultAllowedLateness;
 
+    /// <summary>
+    /// <c>Aggregation:EvaluationInterval</c>: how often the profiles due for an evaluation by time alone are evaluated
+    /// (<see cref="Data.ProfileReevaluator"/>): one indexed query when none is due. It bounds how late a window, flag or
+    /// segment follows the clock. Default 1 minute; 10 seconds to 1 day.
+    /// </summary>
+    public TimeSpan EvaluationInterval { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>The <c>Aggregation:Flags</c> section.</summary>
     public FlagOptions Flags { get; set; } = new();
 }
@@ -58,6 +65,10 @@ public sealed class AggregationOptionsValidator : IValidateOptions<AggregationOp
         if (options.AllowedLateness < TimeSpan.FromDays(31) || options.AllowedLateness > TimeSpan.FromDays(400))
         {
             return ValidateOptionsResult.Fail($"Aggregation:AllowedLateness must be 31 to 400 days; it is {options.AllowedLateness}");
+        }
+        if (options.EvaluationInterval < TimeSpan.FromSeconds(10) || options.EvaluationInterval > TimeSpan.FromDays(1))
+        {
+            return ValidateOptionsResult.Fail($"Aggregation:EvaluationInterval must be 10 seconds to 1 day; it is {options.EvaluationInterval}");
         }
         var flags = options.Flags;
         if (flags.ChurnFactor is <= 0 or >= 1 || double.IsNaN(flags.ChurnFactor))

@@ -85,6 +85,36 @@ public static class InsightsEvaluator
         return new ProfileInsights(now, windows, rfm, engagement, flags);
     }
 
+    /// <summary>
+    /// The first moment after <paramref name="now"/> at which the profile's evaluation can change without a new event:
+    /// when a non-empty bucket leaves a window (a minute bucket the last hour, so also the burst it may hold; an hour
+    /// bucket the 24 hours; a day bucket the 7 days, which moves it into the churn baseline, the 30 days, and the
+    /// baseline's 35 days) — and at most a day away for 35 days after the last event, so conditions on days since the
+    /// last event or order are looked at daily in that time (later, at the profile's next event). Null when nothing
+    /// can change any more by itself.
+    /// </summary>
+    public static DateTimeOffset? NextChange(UserProfile profile, DateTimeOffset now)
+    {
+        var activity = profile.Activity;
+        if (activity is null) return null;
+        var nowSeconds = now.ToUnixTimeSeconds();
+        var next = long.MaxValue;
+        void Edge(long at)
+        {
+            if (at > nowSeconds && at < next) next = at;
+        }
+        foreach (var start in activity.Minutes.Keys) Edge(start + 3_600);
+        foreach (var start in activity.Hours.Keys) Edge(start + 24 * 3_600);
+        foreach (var start in activity.Days.Keys)
+        {
+            Edge(start + 7 * 86_400);
+            Edge(start + 30 * 86_400);
+            Edge(start + 35 * 86_400);
+        }
+        if (activity.Days.Count > 0 && activity.Days.Keys.Max() + 35 * 86_400 > nowSeconds) Edge(nowSeconds + 86_400);
+        return next == long.MaxValue ? null : DateTimeOffset.FromUnixTimeSeconds(next);
+    }
+
     private static DateTimeOffset Since(ProfileInsights? previous, string flag, DateTimeOffset raisedAt) =>
         previous?.Flags.GetValueOrDefault(flag) is { } earlier && earlier.Since < raisedAt ? earlier.Since : raisedAt;
 

@@ -15,6 +15,14 @@ public sealed record SeenSet(Dictionary<string, long> Ids)
     public bool Contains(string messageId, DateTimeOffset now) =>
         Ids.TryGetValue(messageId, out var until) && until > now.ToUnixTimeSeconds();
 
+    /// <summary>Both sets in one (a merged profile's): each id kept until the later of its two expiries.</summary>
+    public SeenSet Join(SeenSet other)
+    {
+        var ids = new Dictionary<string, long>(Ids, StringComparer.Ordinal);
+        foreach (var (id, until) in other.Ids) ids[id] = Math.Max(until, ids.GetValueOrDefault(id));
+        return new SeenSet(ids);
+    }
+
     /// <summary>This set without what expired, with <paramref name="added"/> kept for <paramref name="window"/>, at most <paramref name="max"/> ids.</summary>
     public SeenSet With(IEnumerable<string> added, DateTimeOffset now, TimeSpan window, int max)
     {

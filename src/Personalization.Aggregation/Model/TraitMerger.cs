@@ -31,6 +31,26 @@ public static class TraitMerger
         return (traits, updatedAt);
     }
 
+    /// <summary>
+    /// The traits of two profiles of one person: each top-level trait of <paramref name="from"/> (or its removal) is
+    /// merged in at the time it was set there, by the rule above; a trait with no time (stored before times were kept)
+    /// counts as older than any.
+    /// </summary>
+    public static (JsonObject Traits, Dictionary<string, DateTimeOffset> UpdatedAt) MergeProfiles(
+        JsonObject into, IReadOnlyDictionary<string, DateTimeOffset> intoUpdatedAt, JsonObject from, IReadOnlyDictionary<string, DateTimeOffset> fromUpdatedAt)
+    {
+        var traits = (JsonObject)into.DeepClone();
+        var updatedAt = new Dictionary<string, DateTimeOffset>(intoUpdatedAt, StringComparer.Ordinal);
+        foreach (var name in from.Select(p => p.Key).Union(fromUpdatedAt.Keys, StringComparer.Ordinal))
+        {
+            var setAt = fromUpdatedAt.TryGetValue(name, out var at) ? at : DateTimeOffset.MinValue;
+            if (updatedAt.TryGetValue(name, out var current) ? setAt <= current : traits.ContainsKey(name)) continue;
+            updatedAt[name] = setAt;
+            MergeInto(traits, name, from[name]);
+        }
+        return (traits, updatedAt);
+    }
+
     private static void MergeInto(JsonObject target, string name, JsonNode? value)
     {
         if (value is null)

@@ -178,7 +178,17 @@ public sealed class ConsentLedger(NpgsqlDataSource dataSource)
     /// </summary>
     public async Task<int> DeleteListedProfilesAsync(IReadOnlyCollection<string> ids, CancellationToken ct)
     {
-        await using var command = dataSource.CreateCommand("DELETE FROM profile_directory WHERE profile_id = ANY($1)");
+        return await DeleteAsync("DELETE FROM profile_directory WHERE profile_id = ANY($1)", ids, ct);
+    }
+
+    /// <summary>Deletes the identity links (the aggregation service's <c>identity_links</c>) of or to any of <paramref name="ids"/>.</summary>
+    public async Task<int> DeleteIdentityLinksAsync(IReadOnlyCollection<string> ids, CancellationToken ct) =>
+        await DeleteAsync("DELETE FROM identity_links WHERE id = ANY($1) OR master = ANY($1)", ids, ct);
+
+    /// <summary>Runs a delete of rows naming <paramref name="ids"/> in a table of another service, which may not exist yet.</summary>
+    private async Task<int> DeleteAsync(string sql, IReadOnlyCollection<string> ids, CancellationToken ct)
+    {
+        await using var command = dataSource.CreateCommand(sql);
         command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. ids] });
         try
         {

@@ -9,11 +9,12 @@ namespace Personalization.Consent.Data;
 
 /// <summary>
 /// One pass of an erasure over every store. It finds the user's keys in the state store (profile, session, consent
-/// copy, seen set) and, through the profile, every anonymous id linked to them, with theirs; from the seen sets and
+/// copy, seen set) and, through the profile, every id linked to them (anonymous ids, ids merged in, the profile a
+/// merged id points to), with theirs; from the seen sets and
 /// sessions, the message ids whose de-duplication markers remain. Every id found is put on the suppression list
 /// before anything is deleted, so no stage writes anything new for it afterwards; then the keys go in transactions, the
-/// ledger rows are pseudonymized, and the kept dead letters holding any of the ids and the ids' rows in the profile
-/// directory are deleted. A pass is idempotent: the second finds only what a stage wrote in between.
+/// ledger rows are pseudonymized, and the kept dead letters holding any of the ids, the ids' rows in the profile
+/// directory and their identity links are deleted. A pass is idempotent: the second finds only what a stage wrote in between.
 /// </summary>
 public sealed class ErasureSweep(DaprClient dapr, ConsentLedger ledger, Erasures erasures, DeadLetters deadLetters, UserIdHasher hasher)
 {
@@ -66,6 +67,7 @@ public sealed class ErasureSweep(DaprClient dapr, ConsentLedger ledger, Erasures
         ErasureTally.Add(tally.Postgres, "consentLedgerRowsPseudonymized", await ledger.PseudonymizeAsync([.. ids], hasher.Hash, ct));
         ErasureTally.Add(tally.Postgres, "deadLetters", await deadLetters.EraseAsync(ids, ct));
         ErasureTally.Add(tally.Postgres, "profileDirectory", await ledger.DeleteListedProfilesAsync(ids, ct));
+        ErasureTally.Add(tally.Postgres, "identityLinks", await ledger.DeleteIdentityLinksAsync(ids, ct));
         return ids;
     }
 
@@ -101,13 +103,18 @@ public sealed class ErasureSweep(DaprClient dapr, ConsentLedger ledger, Erasures
         return found;
     }
 
-    /// <summary>The ids a stored profile links: its user id and its anonymous ids.</summary>
+    /// <summary>
+    /// The ids a stored profile links: its user id, its anonymous ids, the ids merged into it, and, for what stays under
+    /// a merged id, the profile it was merged into.
+    /// </summary>
     public static IEnumerable<string> LinkedIds(string profileJson)
     {
         var profile = JsonSerializer.Deserialize(profileJson, ContractsJsonContext.Default.UserProfile);
         if (profile is null) yield break;
         if (profile.UserId is { Length: > 0 } user) yield return user;
+        if (profile.MergedInto is { Length: > 0 } master) yield return master;
         foreach (var anonymous in profile.AnonymousIds) yield return anonymous;
+        foreach (var merged in profile.MergedIds) yield return merged;
     }
 
     /// <summary>The message ids a seen set (<c>ids</c>: id → expiry) or a session (<c>recent[].messageId</c>) names.</summary>

@@ -71,10 +71,10 @@ public sealed class ConsentFilter(
             foreach (var e in delivery.Events) profiles.Add(e.ProfileId);
         }
         var keys = profiles.SelectMany(profileId => ConsentCheck.Keys(profileId, hasher)).ToList();
-        var read = new Dictionary<string, string>(keys.Count, StringComparer.Ordinal);
+        var read = new Dictionary<string, Stored>(keys.Count, StringComparer.Ordinal);
         foreach (var item in await dapr.GetBulkStateAsync(StateKeys.Store, keys, parallelism: null, cancellationToken: ct))
         {
-            if (!string.IsNullOrEmpty(item.Value)) read[item.Key] = item.Value;
+            if (!string.IsNullOrEmpty(item.Value)) read[item.Key] = new Stored(item.Value, item.ETag);
         }
         var consents = new Dictionary<string, ConsentState?>(profiles.Count, StringComparer.Ordinal);
         var suppressed = new HashSet<string>(StringComparer.Ordinal);

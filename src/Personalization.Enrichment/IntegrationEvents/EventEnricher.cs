@@ -102,7 +102,7 @@ public sealed class EventEnricher(
         public int Late { get; private set; }
         public int Redeliveries { get; private set; }
 
-        public override IReadOnlyList<StateTransactionRequest> Plan(Stored stored, IReadOnlyDictionary<string, string> others)
+        public override IReadOnlyList<StateTransactionRequest> Plan(Stored stored, IReadOnlyDictionary<string, Stored> others)
         {
             var state = stored.Json is null ? null : JsonSerializer.Deserialize(stored.Json, EnrichmentJsonContext.Default.SessionState);
             var changed = false;

@@ -37,16 +37,12 @@ public static class ProfileApi
         }
 
         var started = Stopwatch.GetTimestamp();
-        var profileKey = StateKeys.Profile(userId);
-        var consentKey = StateKeys.Consent(userId);
-        var items = await dapr.GetBulkStateAsync(StateKeys.Store, [profileKey, consentKey], parallelism: null, cancellationToken: ct);
-        UserProfile? profile = null;
-        ConsentState? consent = null;
-        foreach (var item in items)
+        var (profile, consent) = await ReadAsync(dapr, userId, ct);
+        // An id merged into another profile (identity resolution) holds a redirect to it: the merged profile is served.
+        for (var hop = 0; hop < MaxRedirects && profile?.MergedInto is { } master; hop++)
         {
-            if (string.IsNullOrEmpty(item.Value)) continue;
-            if (item.Key == profileKey) profile = JsonSerializer.Deserialize(item.Value, ProfileQueryJsonContext.Default.UserProfile);
-            else if (item.Key == consentKey) consent = JsonSerializer.Deserialize(item.Value, ProfileQueryJsonContext.Default.ConsentState);
+            (profile, var masterConsent) = await ReadAsync(dapr, master, ct);
+            consent ??= masterConsent;
         }
         if (consent is not null && consent.Purposes.TryGetValue(Purposes.Personalization, out var personalize) && !personalize)
         {
@@ -64,6 +60,25 @@ public static class ProfileApi
                 title: "Profile not found", type: NotFoundType, extensions: new Dictionary<string, object?> { ["userId"] = userId });
         }
         return TypedResults.Ok(view);
+    }
+
+    /// <summary>Redirects followed at most: a merge leaves one, and a merged master's own ids point at it until they are next merged.</summary>
+    private const int MaxRedirects = 4;
+
+    private static async Task<(UserProfile? Profile, ConsentState? Consent)> ReadAsync(DaprClient dapr, string id, CancellationToken ct)
+    {
+        var profileKey = StateKeys.Profile(id);
+        var consentKey = StateKeys.Consent(id);
+        var items = await dapr.GetBulkStateAsync(StateKeys.Store, [profileKey, consentKey], parallelism: null, cancellationToken: ct);
+        UserProfile? profile = null;
+        ConsentState? consent = null;
+        foreach (var item in items)
+        {
+            if (string.IsNullOrEmpty(item.Value)) continue;
+            if (item.Key == profileKey) profile = JsonSerializer.Deserialize(item.Value, ProfileQueryJsonContext.Default.UserProfile);
+            else if (item.Key == consentKey) consent = JsonSerializer.Deserialize(item.Value, ProfileQueryJsonContext.Default.ConsentState);
+        }
+        return (profile, consent);
     }
 
     public static string? InvalidUserId(string? userId)

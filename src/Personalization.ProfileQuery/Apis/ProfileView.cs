@@ -9,12 +9,14 @@ public sealed record ConsentView(IReadOnlyDictionary<string, bool> Purposes, Dat
 /// <summary>
 /// What <c>GET /v1/profiles/{userId}</c> answers: the profile without its raw event-time buckets; windows, RFM,
 /// engagement and flags (<see cref="Insights"/>) and segment memberships as of the profile's last change
-/// (<c>insights.evaluatedAt</c>).
+/// (<c>insights.evaluatedAt</c>). Read by an id merged into another profile, it is that profile (its
+/// <see cref="ProfileId"/> says which; <see cref="MergedIds"/> lists the ids merged in).
 /// </summary>
 public sealed record ProfileView(
     string ProfileId,
     string? UserId,
     IReadOnlyList<string> AnonymousIds,
+    IReadOnlyList<string> MergedIds,
     JsonObject Traits,
     IReadOnlyDictionary<string, long> EventCounts,
     long PageViews,
@@ -35,11 +37,12 @@ public sealed record ProfileView(
     /// <summary>The view of a stored profile; null when there is none, or only the empty one created before its first event.</summary>
     public static ProfileView? From(UserProfile? profile, ConsentState? consent)
     {
-        if (profile is not { Version: > 0 }) return null;
+        if (profile is not { Version: > 0, MergedInto: null }) return null;
         return new ProfileView(
             profile.ProfileId,
             profile.UserId,
             profile.AnonymousIds,
+            profile.MergedIds,
             profile.Traits,
             profile.EventCounts,
             profile.PageViews,
