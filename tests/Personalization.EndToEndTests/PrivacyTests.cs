@@ -75,12 +75,14 @@ public sealed class PrivacyTests(PlatformFixture platform)
         Assert.Contains(before, place => place.StartsWith("postgresql", StringComparison.Ordinal));
 
         var status = await EraseAsync(gateway, user);
-        Assert.Equal(1, Removed(status, "redis", "profiles"));
+        // The profile, and the redirect its identify left under the anonymous id it linked.
+        Assert.Equal(2, Removed(status, "redis", "profiles"));
         Assert.Equal(1, Removed(status, "redis", "sessions"));
         Assert.Equal(1, Removed(status, "redis", "seenSets"));
         Assert.Equal(3, Removed(status, "redis", "dedupeMarkers"));
         Assert.True(Removed(status, "postgresql", "consentLedgerRowsPseudonymized") >= 1);
         Assert.Equal(1, Removed(status, "postgresql", "deadLetters"));
+        Assert.Equal(1, Removed(status, "postgresql", "identityLinks"));
         Assert.DoesNotContain(user, status.ToJsonString());
 
         // After the erasure: the same user sends again, and a message of theirs still queued for aggregation arrives.
