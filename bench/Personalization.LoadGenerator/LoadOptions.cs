@@ -8,6 +8,10 @@ public sealed class LoadOptions
     public Uri Gateway { get; private set; } = new("http://localhost:8080");
     public string WriteKey { get; private set; } = "dev-write-key";
     public string ReadKey { get; private set; } = "dev-read-key";
+    public string AdminKey { get; private set; } = "dev-admin-key";
+
+    /// <summary>Segments active during the run (created before the warm-up, deleted after); 0 = none.</summary>
+    public int Segments { get; private set; }
 
     /// <summary>Users per phase; each phase has its own users, so loss is checked per phase.</summary>
     public int Users { get; private set; } = 1000;
@@ -73,6 +77,8 @@ public sealed class LoadOptions
           --gateway URL            gateway base address (http://localhost:8080)
           --write-key KEY          write key, sent as the HTTP Basic user name (dev-write-key)
           --read-key KEY           read key, sent as a bearer token (dev-read-key)
+          --admin-key KEY          admin key, for --segments (dev-admin-key)
+          --segments N             segments active during the run, created before and deleted after, at most 100 (0)
           --users U                users per phase (1000)
           --batch B                events per POST /v1/batch (20)
           --rates R[,R...]         one phase per rate in events/s; 'max' = as fast as --concurrency allows (200,1000,2000,max)
@@ -116,6 +122,8 @@ public sealed class LoadOptions
                 case "--gateway": o.Gateway = new Uri(Value()); break;
                 case "--write-key": o.WriteKey = Value(); break;
                 case "--read-key": o.ReadKey = Value(); break;
+                case "--admin-key": o.AdminKey = Value(); break;
+                case "--segments": o.Segments = Math.Min(100, NonNegative(name, Value())); break;
                 case "--users": o.Users = Positive(name, Value()); break;
                 case "--batch": o.BatchSize = Positive(name, Value()); break;
                 case "--rates": o.Rates = ParseRates(Value()); break;

@@ -83,6 +83,22 @@ var idleBefore = monitor.Snapshot()?.Memory("idle before", origin);
 
 var runId = startedAt.ToString("MMddHHmmss", CultureInfo.InvariantCulture);
 
+var segments = new BenchSegments(readHttp, options.Gateway, options.AdminKey, runId);
+if (options.Segments > 0)
+{
+    try
+    {
+        await segments.CreateAsync(options.Segments, ct);
+    }
+    catch (InvalidOperationException refused)
+    {
+        Console.Error.WriteLine(refused.Message);
+        await segments.DeleteAsync(CancellationToken.None);
+        return 1;
+    }
+    AnsiConsole.MarkupLine($"segments: {segments.Created.Count} active during the run");
+}
+
 // Warm-up, not measured: connections, JIT and caches along the whole path. The broker's copies of its messages tell their size.
 AnsiConsole.MarkupLine($"warm-up: {options.WarmUpBatches:N0} batches and {options.WarmUpBatches:N0} profile reads through the gateway, then 10 s for the pipeline to catch up");
 async Task WarmUpAsync()
@@ -130,6 +146,7 @@ catch (OperationCanceledException) when (ct.IsCancellationRequested)
     AnsiConsole.MarkupLine("[red]stopped (--max-minutes reached, or Ctrl-C)[/]: the report holds what was finished");
 }
 var idleAfter = monitor.Snapshot()?.Memory("idle after", origin);
+await segments.DeleteAsync(CancellationToken.None);
 
 // Baselines and per-stage timings, after the phases so they do not load the pipeline while it is measured.
 var measured = soak is null ? phases : [.. phases, soak];
@@ -155,6 +172,7 @@ var report = new RunReport(
     startedAt, commit, options.Gateway.ToString(), machine,
     [
         new("users per phase", N(options.Users)),
+        new("active segments", options.Segments > 0 ? $"{options.Segments} (created through /v1/segments before the warm-up, deleted after; rules over page views, product views, orders and revenue, churn risk, days since last seen, traits and sessions)" : "none"),
         new("batch size", options.BatchSize.ToString(CultureInfo.InvariantCulture)),
         new("phases", string.Join(", ", options.Rates.Select(LoadOptions.RateName))),
         new("duration per phase", $"{options.Duration.TotalSeconds:0} s"),

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text.Json;
 using Dapr.Client;
@@ -32,6 +33,14 @@ public sealed partial class ProfileAggregator(
     SegmentStore segmentStore, ProfileDirectory directory, IdentityGraph identities, ILogger<ProfileAggregator> logger)
     : IEventBatchHandler<EnrichedEvent>
 {
+    /// <summary>
+    /// Linked ids this replica saw merged into their master (id → master): a signed-in SDK sends both ids on every
+    /// event, and each would otherwise read the linked id's redirect again. Lost on restart, when every link is
+    /// checked once more (so a merge cut short is still completed); emptied when it reaches <see cref="MaxMergedKnown"/>.
+    /// </summary>
+    private readonly ConcurrentDictionary<string, string> _merged = new(StringComparer.Ordinal);
+    private const int MaxMergedKnown = 100_000;
+
     /// <summary>When PostgreSQL was last reported unavailable (Unix ms), so an outage logs a warning every 30 s, not every delivery.</summary>
     private long _lastUnavailableLog;
 
@@ -92,9 +101,11 @@ public sealed partial class ProfileAggregator(
         var folded = new Dictionary<string, long>(StringComparer.Ordinal);
         var withheld = new Dictionary<string, long>(StringComparer.Ordinal);
         long duplicates = 0;
+        if (_merged.Count > MaxMergedKnown) _merged.Clear();
         foreach (var fold in folds)
         {
             if (fold.Failed is not null) continue;
+            foreach (var id in fold.Absorbed) _merged[id] = fold.ProfileId;
             foreach (var (reason, count) in fold.Withheld) withheld[reason] = withheld.GetValueOrDefault(reason) + count;
             duplicates += fold.Duplicates;
             late += fold.Late;
@@ -175,7 +186,7 @@ public sealed partial class ProfileAggregator(
         foreach (var link in links)
         {
             var master = MasterOf(link.To);
-            if (MasterOf(link.From) == master) Absorb(master, link.From);
+            if (MasterOf(link.From) == master && _merged.GetValueOrDefault(link.From) != master) Absorb(master, link.From);
         }
         foreach (var group in linked)
         {
@@ -233,6 +244,7 @@ public sealed partial class ProfileAggregator(
         private readonly string _seenKey = StateKeys.Seen(profileId);
 
         public string ProfileId => profileId;
+        public IReadOnlyCollection<string> Absorbed => absorb;
         public List<EnrichedEvent> Events { get; } = [];
         public List<EnrichedEvent> Folded { get; } = [];
         public int Duplicates { get; private set; }
