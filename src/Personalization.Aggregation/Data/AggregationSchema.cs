@@ -1,4 +1,5 @@
 using Npgsql;
+using Personalization.Streaming;
 
 namespace Personalization.Aggregation.Data;
 
@@ -32,20 +33,7 @@ public sealed class AggregationSchema(NpgsqlDataSource dataSource)
     public async Task EnsureAsync(CancellationToken ct)
     {
         if (_ready) return;
-        // Replicas start together on an empty database: concurrent CREATE TABLE IF NOT EXISTS can collide, so creation
-        // is serialized by a transaction-scoped advisory lock.
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
-        await using var transaction = await connection.BeginTransactionAsync(ct);
-        await using (var lockCommand = new NpgsqlCommand("SELECT pg_advisory_xact_lock($1)", connection, transaction))
-        {
-            lockCommand.Parameters.Add(new NpgsqlParameter<long> { TypedValue = SchemaLockId });
-            await lockCommand.ExecuteNonQueryAsync(ct);
-        }
-        await using (var command = new NpgsqlCommand(Ddl, connection, transaction))
-        {
-            await command.ExecuteNonQueryAsync(ct);
-        }
-        await transaction.CommitAsync(ct);
+        await PostgresSchema.CreateAsync(dataSource, SchemaLockId, Ddl, ct);
         _ready = true;
     }
 }

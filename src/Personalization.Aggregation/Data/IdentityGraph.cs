@@ -1,5 +1,6 @@
 using Npgsql;
 using Personalization.Aggregation.Model;
+using Personalization.Streaming;
 
 namespace Personalization.Aggregation.Data;
 
@@ -26,11 +27,7 @@ public sealed class IdentityGraph(NpgsqlDataSource dataSource, AggregationSchema
         if (links.Count == 0 || IdentityRules.Apply(new Dictionary<string, string>(masters, StringComparer.Ordinal), links).Count == 0) return masters;
 
         await using var transaction = await connection.BeginTransactionAsync(ct);
-        await using (var lockCommand = new NpgsqlCommand("SELECT pg_advisory_xact_lock($1)", connection, transaction))
-        {
-            lockCommand.Parameters.Add(new NpgsqlParameter<long> { TypedValue = LockId });
-            await lockCommand.ExecuteNonQueryAsync(ct);
-        }
+        await transaction.LockAsync(LockId, ct);
         masters = await MastersAsync(connection, transaction, involved, ct);
         foreach (var join in IdentityRules.Apply(masters, links))
         {

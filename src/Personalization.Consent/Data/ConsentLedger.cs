@@ -1,6 +1,7 @@
 using Npgsql;
 using Personalization.Consent.Model;
 using Personalization.Contracts;
+using Personalization.Streaming;
 
 namespace Personalization.Consent.Data;
 
@@ -79,20 +80,7 @@ public sealed class ConsentLedger(NpgsqlDataSource dataSource)
         try
         {
             if (_schemaReady) return;
-            // Replicas start together on an empty database: two concurrent CREATE TABLE IF NOT EXISTS can still collide
-            // (23505 on pg_type), so creation is serialized by a transaction-scoped advisory lock.
-            await using var connection = await dataSource.OpenConnectionAsync(ct);
-            await using var transaction = await connection.BeginTransactionAsync(ct);
-            await using (var lockCommand = new NpgsqlCommand("SELECT pg_advisory_xact_lock($1)", connection, transaction))
-            {
-                lockCommand.Parameters.Add(new NpgsqlParameter<long> { TypedValue = SchemaLockId });
-                await lockCommand.ExecuteNonQueryAsync(ct);
-            }
-            await using (var command = new NpgsqlCommand(Schema, connection, transaction))
-            {
-                await command.ExecuteNonQueryAsync(ct);
-            }
-            await transaction.CommitAsync(ct);
+            await PostgresSchema.CreateAsync(dataSource, SchemaLockId, Schema, ct);
             _schemaReady = true;
         }
         finally
