@@ -155,6 +155,9 @@ public static class ActivityKeys
 /// <summary>One of a profile's recent sessions (from enrichment's sessions): its first and last event time and its events.</summary>
 public sealed record SessionSummary(string SessionId, DateTimeOffset StartedAt, DateTimeOffset FirstEventAt, DateTimeOffset LastEventAt, long Events, long PageViews)
 {
+    /// <summary>The session's first page views by time (at most the aggregation service's limit), for dwell time per page.</summary>
+    public IReadOnlyList<PageVisit> Pages { get; init; } = [];
+
     public double DwellSeconds => (LastEventAt - FirstEventAt).TotalSeconds;
 }
 
@@ -184,7 +187,17 @@ public sealed record RfmFigures(double? DaysSinceLastSeen, double? DaysSinceLast
 /// </summary>
 public sealed record EngagementFigures(
     long ActiveMinutesLastHour, double EventsPerActiveMinute, long PeakEventsPerMinuteLastHour,
-    double? LastSessionDwellSeconds, double? AverageSessionDwellSeconds, double BaselineDailyEvents, double RecentDailyEvents);
+    double? LastSessionDwellSeconds, double? AverageSessionDwellSeconds, double BaselineDailyEvents, double RecentDailyEvents,
+    IReadOnlyDictionary<string, PageDwell> PageDwell);
+
+/// <summary>A page view within a session: when, and the page's name (its <c>name</c>, else its <c>properties.path</c>).</summary>
+public sealed record PageVisit(DateTimeOffset At, string Name);
+
+/// <summary>
+/// Dwell time on one page over the recent sessions: the views whose dwell is known (time to the session's next page
+/// view, or to its last event for its last page) and their total and average seconds.
+/// </summary>
+public sealed record PageDwell(long Views, double TotalSeconds, double AverageSeconds);
 
 /// <summary>A raised flag and why: the metric, its baseline, its current value, the threshold crossed, and since when.</summary>
 public sealed record ProfileFlag(string Metric, double Baseline, double Current, double Threshold, DateTimeOffset Since, string Explanation);

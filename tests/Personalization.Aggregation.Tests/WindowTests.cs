@@ -137,4 +137,22 @@ public sealed class WindowTests
         Assert.Null(InsightsEvaluator.NextChange(profile, afterBaseline));
         Assert.Null(InsightsEvaluator.NextChange(ProfileFolder.Empty("u1"), Now));
     }
+
+    [Fact]
+    public void DwellPerPageIsTheTimeToTheNextPageOrToTheSessionsLastEvent()
+    {
+        var start = Now.AddMinutes(-30);
+        var profile = Fold(
+        [
+            Event(EventTypes.Page, start.AddSeconds(90), "Cart", sessionStart: start),
+            Event(EventTypes.Track, start.AddSeconds(120), "Clicked", sessionStart: start),
+            Event(EventTypes.Page, start, "Home", sessionStart: start, newSession: true),
+            Event(EventTypes.Page, start.AddSeconds(30), "Shoes", sessionStart: start),
+            Event(EventTypes.Page, start.AddSeconds(200), "Home", session: "s2", sessionStart: start.AddSeconds(200)),
+        ]);
+        var dwell = Insights(profile).Engagement.PageDwell;
+        Assert.Equal(new PageDwell(2, 30, 15), dwell["Home"]); // 30 s, then 0 s: the last event of its session
+        Assert.Equal(new PageDwell(1, 60, 60), dwell["Shoes"]);
+        Assert.Equal(new PageDwell(1, 30, 30), dwell["Cart"]);
+    }
 }

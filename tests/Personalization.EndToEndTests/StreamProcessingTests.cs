@@ -201,6 +201,8 @@ public sealed class StreamProcessingTests(PlatformFixture platform)
         await gateway.SendAcceptedAsync(At(Anonymous(Events.Page(user, "Wishlist"), visitor), now.AddMinutes(-9.5)));
         var withLate = await gateway.WaitForProfileAsync(user, p => p.Long("totalEvents") == 8);
         Assert.Equal(4, withLate.Long("pageViews"));
+        // Dwell per page, from the anonymous session: Shoes until Cart a minute later.
+        Assert.Equal(60, withLate["insights"]!["engagement"]!["pageDwell"]!["Shoes"]!["totalSeconds"]!.GetValue<double>());
         Assert.Equal(now.AddMinutes(-10).ToUnixTimeSeconds(), DateTimeOffset.Parse(withLate["firstSeen"]!.GetValue<string>()).ToUnixTimeSeconds());
     }
 

@@ -26,6 +26,7 @@ public static class ActivityFolder
     public static readonly TimeSpan MinuteRetention = TimeSpan.FromHours(2);
     public static readonly TimeSpan HourRetention = TimeSpan.FromHours(48);
     public const int MaxRecentSessions = 20;
+    public const int MaxPagesPerSession = 20;
     public const decimal MaxRevenue = 1_000_000_000_000m;
 
     private const long Minute = 60, Hour = 3_600, Day = 86_400;
@@ -66,6 +67,7 @@ public static class ActivityFolder
         var session = enriched.Session;
         var time = WindowTime(enriched.Event);
         var page = enriched.Event.Type == EventTypes.Page ? 1 : 0;
+        IReadOnlyList<PageVisit> visit = page == 1 ? [new PageVisit(time, PageName(enriched.Event))] : [];
         var list = new List<SessionSummary>(sessions.Count + 1);
         var found = false;
         foreach (var s in sessions)
@@ -83,9 +85,10 @@ public static class ActivityFolder
                 LastEventAt = time > s.LastEventAt ? time : s.LastEventAt,
                 Events = s.Events + 1,
                 PageViews = s.PageViews + page,
+                Pages = page == 1 ? JoinPages(s.Pages, visit) : s.Pages,
             });
         }
-        if (!found) list.Add(new SessionSummary(session.SessionId, session.StartedAt, time, time, 1, page));
+        if (!found) list.Add(new SessionSummary(session.SessionId, session.StartedAt, time, time, 1, page) { Pages = visit });
         if (list.Count <= MaxRecentSessions) return found ? list : [.. list.OrderBy(s => s.StartedAt).ThenBy(s => s.SessionId, StringComparer.Ordinal)];
         // Keep the newest by start (ties by id): a session once pushed out never comes back, since starts only get newer.
         return [.. list.OrderByDescending(s => s.StartedAt).ThenByDescending(s => s.SessionId, StringComparer.Ordinal)
@@ -125,11 +128,26 @@ public static class ActivityFolder
                     LastEventAt = s.LastEventAt > other.LastEventAt ? s.LastEventAt : other.LastEventAt,
                     Events = other.Events + s.Events,
                     PageViews = other.PageViews + s.PageViews,
+                    Pages = JoinPages(other.Pages, s.Pages),
                 }
                 : s;
         }
         return [.. byId.Values.OrderByDescending(s => s.StartedAt).ThenByDescending(s => s.SessionId, StringComparer.Ordinal)
             .Take(MaxRecentSessions).OrderBy(s => s.StartedAt).ThenBy(s => s.SessionId, StringComparer.Ordinal)];
+    }
+
+    /// <summary>
+    /// A session's page views: the first <see cref="MaxPagesPerSession"/> by time (then name), whatever order they came
+    /// in, so dwell per page is order-independent.
+    /// </summary>
+    private static IReadOnlyList<PageVisit> JoinPages(IReadOnlyList<PageVisit> a, IReadOnlyList<PageVisit> b) =>
+        [.. a.Concat(b).OrderBy(p => p.At).ThenBy(p => p.Name, StringComparer.Ordinal).Take(MaxPagesPerSession)];
+
+    /// <summary>A page view's name: its <c>name</c>, else <c>properties.path</c>, else "(unnamed)"; at most 200 characters.</summary>
+    public static string PageName(CollectedEvent e)
+    {
+        var name = e.Name is { Length: > 0 } n ? n : e.Properties?["path"] is JsonValue path && path.TryGetValue<string>(out var p) && p.Length > 0 ? p : "(unnamed)";
+        return name.Length <= 200 ? name : name[..200];
     }
 
     public static PurchaseSummary? MergePurchases(PurchaseSummary? into, PurchaseSummary? from) => (into, from) switch

@@ -59,7 +59,7 @@ public static class InsightsEvaluator
             activeMinutes, Math.Round(perActiveMinute, 3), peak,
             sessions.Count == 0 ? null : sessions[^1].DwellSeconds,
             sessions.Count == 0 ? null : Math.Round(sessions.Average(s => s.DwellSeconds), 3),
-            Math.Round(baseline ?? 0, 3), Math.Round(recent, 3));
+            Math.Round(baseline ?? 0, 3), Math.Round(recent, 3), PageDwell(sessions));
 
         var month = windows["30d"];
         var rfm = new RfmFigures(
@@ -113,6 +113,33 @@ public static class InsightsEvaluator
         }
         if (activity.Days.Count > 0 && activity.Days.Keys.Max() + 35 * 86_400 > nowSeconds) Edge(nowSeconds + 86_400);
         return next == long.MaxValue ? null : DateTimeOffset.FromUnixTimeSeconds(next);
+    }
+
+    /// <summary>Pages shown at most in <see cref="EngagementFigures.PageDwell"/>: those with the most dwell time.</summary>
+    public const int MaxDwellPages = 20;
+
+    /// <summary>
+    /// Dwell per page over the recent sessions: a view's dwell is the time to the session's next page view, or, for the
+    /// session's last page, to its last event (0 when the page was its last event, as analytics tools count an exit).
+    /// A session whose page views were not all kept (<see cref="ActivityFolder.MaxPagesPerSession"/>) gives its last
+    /// kept page no dwell, since its next page is not known.
+    /// </summary>
+    private static Dictionary<string, PageDwell> PageDwell(IReadOnlyList<SessionSummary> sessions)
+    {
+        var totals = new Dictionary<string, (long Views, double Seconds)>(StringComparer.Ordinal);
+        foreach (var session in sessions)
+        {
+            var pages = session.Pages;
+            for (var i = 0; i < pages.Count; i++)
+            {
+                DateTimeOffset? until = i + 1 < pages.Count ? pages[i + 1].At : pages.Count == session.PageViews ? session.LastEventAt : null;
+                if (until is not { } end) continue;
+                var (views, seconds) = totals.GetValueOrDefault(pages[i].Name);
+                totals[pages[i].Name] = (views + 1, seconds + Math.Max(0, (end - pages[i].At).TotalSeconds));
+            }
+        }
+        return totals.OrderByDescending(t => t.Value.Seconds).ThenBy(t => t.Key, StringComparer.Ordinal).Take(MaxDwellPages)
+            .ToDictionary(t => t.Key, t => new PageDwell(t.Value.Views, Math.Round(t.Value.Seconds, 3), Math.Round(t.Value.Seconds / t.Value.Views, 3)), StringComparer.Ordinal);
     }
 
     private static DateTimeOffset Since(ProfileInsights? previous, string flag, DateTimeOffset raisedAt) =>

@@ -8,7 +8,6 @@ namespace Personalization.ProfileQuery.Extensions;
 
 /// <summary>Source-generated JSON for the read path; camelCase like every payload of the platform.</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
-[JsonSerializable(typeof(UserProfile))]
 [JsonSerializable(typeof(ConsentState))]
 [JsonSerializable(typeof(PipelineHeartbeat))]
 [JsonSerializable(typeof(ProfileView))]
