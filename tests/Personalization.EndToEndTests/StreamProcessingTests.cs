@@ -247,8 +247,9 @@ public sealed class StreamProcessingTests(PlatformFixture platform)
             rule = new { all = new object[] { new { field = "traits.run", op = "==", value = run }, new { field = "events", window = "1h", op = ">", value = 0 } } },
         });
 
-        // Two events just inside the last hour: a member at once; a minute or so later they have left the window.
-        var at = DateTimeOffset.UtcNow.AddMinutes(-59).AddSeconds(-10);
+        // Two events just inside the last hour (whose window starts at a whole minute): a member at once; within two
+        // minutes they have left the window.
+        var at = DateTimeOffset.UtcNow.AddMinutes(-58).AddSeconds(-30);
         await gateway.SendAcceptedAsync(At(Events.Identify(user, new JsonObject { ["run"] = run }), at), At(Events.Track(user, "Clicked"), at));
         await gateway.WaitForProfileAsync(user, p => p["segments"]?[id] is not null);
 

@@ -40,6 +40,13 @@ public sealed partial class ProfileReevaluator(
     public const string StatusKey = "segments-backfill";
     public const string Resumed = "resumed after a restart";
 
+    /// <summary>
+    /// How long a backfill waits after the change that asked for it: by then every replica's catalog
+    /// (<see cref="SegmentStore.RefreshInterval"/>) holds the change, so a profile folded with the old catalog was written
+    /// and listed before the backfill reads the directory, and is evaluated by it.
+    /// </summary>
+    public static readonly TimeSpan BackfillDelay = SegmentStore.RefreshInterval * 2 + TimeSpan.FromSeconds(1);
+
     /// <summary>Pages of due profiles one tick takes at most; the rest wait for the next.</summary>
     private const int MaxDuePagesPerTick = 50;
 
@@ -73,6 +80,7 @@ public sealed partial class ProfileReevaluator(
 
     private async Task BackfillAsync(string reason, CancellationToken ct)
     {
+        await Task.Delay(BackfillDelay, clock, ct);
         await using var runLock = await LockAsync(wait: true, ct);
         var status = new BackfillStatus(reason, "running", 0, 0, clock.GetUtcNow(), null, null);
         try
