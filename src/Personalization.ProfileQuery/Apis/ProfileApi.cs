@@ -50,7 +50,9 @@ public static class ProfileApi
             return TypedResults.Problem(detail: $"user '{userId}' has withdrawn consent to personalization", statusCode: StatusCodes.Status404NotFound,
                 title: "Profile withheld", type: WithheldType, extensions: new Dictionary<string, object?> { ["userId"] = userId });
         }
-        var view = ProfileView.From(profile, consent);
+        var view = profile is { IsAnswer: true } found
+            ? found with { Consent = consent is null ? null : new ConsentView(consent.Purposes, consent.UpdatedAt) }
+            : null;
         telemetry.ReadDuration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds,
             new KeyValuePair<string, object?>("outcome", view is null ? "not_found" : "found"));
 
@@ -65,17 +67,17 @@ public static class ProfileApi
     /// <summary>Redirects followed at most: a merge leaves one, and a merged master's own ids point at it until they are next merged.</summary>
     private const int MaxRedirects = 4;
 
-    private static async Task<(UserProfile? Profile, ConsentState? Consent)> ReadAsync(DaprClient dapr, string id, CancellationToken ct)
+    private static async Task<(ProfileView? Profile, ConsentState? Consent)> ReadAsync(DaprClient dapr, string id, CancellationToken ct)
     {
         var profileKey = StateKeys.Profile(id);
         var consentKey = StateKeys.Consent(id);
         var items = await dapr.GetBulkStateAsync(StateKeys.Store, [profileKey, consentKey], parallelism: null, cancellationToken: ct);
-        UserProfile? profile = null;
+        ProfileView? profile = null;
         ConsentState? consent = null;
         foreach (var item in items)
         {
             if (string.IsNullOrEmpty(item.Value)) continue;
-            if (item.Key == profileKey) profile = JsonSerializer.Deserialize(item.Value, ProfileQueryJsonContext.StoredProfile);
+            if (item.Key == profileKey) profile = JsonSerializer.Deserialize(item.Value, ProfileQueryJsonContext.Default.ProfileView);
             else if (item.Key == consentKey) consent = JsonSerializer.Deserialize(item.Value, ProfileQueryJsonContext.Default.ConsentState);
         }
         return (profile, consent);
