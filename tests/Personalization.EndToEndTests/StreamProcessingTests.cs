@@ -221,7 +221,9 @@ public sealed class StreamProcessingTests(PlatformFixture platform)
             ["type"] = "alias", ["previousId"] = previousId, ["userId"] = userId, ["messageId"] = Guid.NewGuid().ToString(),
             ["timestamp"] = DateTimeOffset.UtcNow.ToString("O"),
         };
+        // Links are taken in the order deliveries are: the second alias is sent once the first took effect.
         await gateway.SendAcceptedAsync(Alias(first, second));
+        await gateway.WaitForProfileAsync(first, p => p["profileId"]!.GetValue<string>() == second);
         await gateway.SendAcceptedAsync(Alias(second, first));
         await gateway.SendAcceptedAsync(Events.Track(first, "Clicked"));
 
