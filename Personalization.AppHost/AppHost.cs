@@ -41,14 +41,19 @@ try
             .WithEnvironment("Privacy__HashKey", privacyKey)
             .WithSection(builder, "Aggregation")
             .WithDaprSidecar(infra, daprToken, appId));
+        // Serves profiles, decisions (placements in the record store) and live streams of changes.
         var profileQuery = builder.AddService<Projects.Personalization_ProfileQuery>("profile-query")
-            .WithInfrastructure(infra, infra.Redis)
+            .WithInfrastructure(infra, infra.Redis, infra.Database)
+            .WithEnvironment("Privacy__HashKey", privacyKey)
             .WithDaprSidecar(infra, daprToken);
 
-        // 3. The gateway: the only public entry, with the API keys clients present.
+        // 3. The gateway: the only public entry, with the API keys clients present and the key user tokens are signed
+        //    with (new every run: a token lives minutes, and a restart only asks browsers for a new one).
+        var userTokenKey = builder.AddParameter("user-token-key", new GenerateParameterDefault { MinLength = 48, Special = false }, secret: true);
         builder.AddService<Projects.Personalization_Gateway>("gateway", publicPort: builder.GatewayPort())
             .WithExternalHttpEndpoints()
             .WithApiKeys(builder)
+            .WithEnvironment("UserTokens__SigningKey", userTokenKey)
             .WithReference(collector).WaitFor(collector)
             .WithReference(consent).WaitFor(consent)
             .WithReference(aggregation).WaitFor(aggregation)

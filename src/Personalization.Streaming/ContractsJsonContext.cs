@@ -14,6 +14,8 @@ namespace Personalization.Streaming;
 [JsonSerializable(typeof(UserProfile))]
 [JsonSerializable(typeof(ProfileUpdated))]
 [JsonSerializable(typeof(ProfileUpdateBatch))]
+[JsonSerializable(typeof(SegmentsChanged))]
+[JsonSerializable(typeof(SegmentsChangedBatch))]
 [JsonSerializable(typeof(ConsentState))]
 [JsonSerializable(typeof(ConsentChanged))]
 [JsonSerializable(typeof(PipelineHeartbeat))]

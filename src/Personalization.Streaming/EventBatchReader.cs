@@ -5,7 +5,7 @@ namespace Personalization.Streaming;
 
 /// <summary>
 /// Reads one entry of a bulk delivery: its CloudEvent (<c>data</c>, or <c>data_base64</c>), and in it either a batch
-/// <c>{"events":[…]}</c> or a single event. Field names match case-insensitively, as Dapr's own JSON decoding does.
+/// <c>{"events":[…]}</c> (<see cref="EventTopic{T}.Many"/>) or a single event. Field names match case-insensitively, as Dapr's own JSON decoding does.
 /// Throws <see cref="JsonException"/> when the entry is no readable message of the topic.
 /// </summary>
 public static class EventBatchReader
@@ -37,11 +37,11 @@ public static class EventBatchReader
     private static List<T> Events<T>(JsonElement data, EventTopic<T> topic)
     {
         if (data.ValueKind != JsonValueKind.Object) throw new JsonException($"the data is a JSON {data.ValueKind}, not an object");
-        if (Json.Property(data, "events") is not { } many)
+        if (Json.Property(data, topic.Many) is not { } many)
         {
             return [Checked(data, topic)];
         }
-        if (many.ValueKind != JsonValueKind.Array || many.GetArrayLength() == 0) throw new JsonException("'events' is not a non-empty array");
+        if (many.ValueKind != JsonValueKind.Array || many.GetArrayLength() == 0) throw new JsonException($"'{topic.Many}' is not a non-empty array");
         var events = new List<T>(many.GetArrayLength());
         foreach (var item in many.EnumerateArray()) events.Add(Checked(item, topic));
         return events;

@@ -10,6 +10,7 @@ public sealed class GatewayFixture : IAsyncLifetime
     public const string ReadKey = "test-read-key";
     public const string AdminKey = "test-admin-key";
     public const string Source = "website";
+    public const string UserTokenKey = "test-user-token-signing-key-of-at-least-32-bytes";
 
     private readonly List<StubService> _stubs = [];
 
@@ -31,6 +32,7 @@ public sealed class GatewayFixture : IAsyncLifetime
         web.UseSetting("ApiKeys:Write:0:Source", Source);
         web.UseSetting("ApiKeys:Read:0", ReadKey);
         web.UseSetting("ApiKeys:Admin:0", AdminKey);
+        web.UseSetting("UserTokens:SigningKey", UserTokenKey);
         foreach (var stub in _stubs)
         {
             web.UseSetting($"services:{stub.Name}:http:0", stub.Url);

@@ -41,6 +41,8 @@ public sealed class StubService : IAsyncDisposable
                 ["requestId"] = context.Request.Headers["X-Request-Id"].ToString(),
                 ["authorization"] = context.Request.Headers.Authorization.ToString(),
                 ["writeKey"] = context.Request.Headers["X-Write-Key"].ToString(),
+                ["tokenUser"] = context.Request.Headers["X-Token-User"].ToString(),
+                ["query"] = context.Request.QueryString.Value,
                 ["body"] = await body.ReadToEndAsync(),
             };
             context.Response.ContentType = "application/json";

@@ -8,6 +8,9 @@ namespace Personalization.Aggregation.Apis;
 /// <summary>A segment as the API shows it, with the last backfill's status.</summary>
 public sealed record SegmentView(SegmentDefinition Segment, BackfillStatus? Backfill);
 
+/// <summary>A page of a segment's members (profile ids in id order) and the cursor of the next page (null: the last page).</summary>
+public sealed record SegmentMembers(string SegmentId, IReadOnlyList<string> Members, string? NextCursor);
+
 /// <summary>Every segment, and the last backfill's status.</summary>
 public sealed record SegmentList(IReadOnlyList<SegmentDefinition> Segments, BackfillStatus? Backfill);
 
@@ -15,7 +18,8 @@ public sealed record SegmentList(IReadOnlyList<SegmentDefinition> Segments, Back
 /// <c>/v1/segments</c> (admin key, through the gateway): list, create (<c>POST</c>, 201; 409 when the id exists),
 /// read, replace (<c>PUT</c>, 200; 201 when new), delete (204). Bodies are <see cref="SegmentRequest"/>s; a rule that
 /// does not parse answers 400 problem+json naming the rule's part (<c>rule.all[1].window</c>). Every change starts a
-/// backfill (<see cref="ProfileReevaluator"/>) over existing profiles.
+/// backfill (<see cref="ProfileReevaluator"/>) over existing profiles. <c>GET /v1/segments/{id}/members</c> pages
+/// through the members (<c>?limit=</c> 1–1000, default 100; <c>?cursor=</c> from the previous page).
 /// </summary>
 public static class SegmentApi
 {
@@ -30,7 +34,35 @@ public static class SegmentApi
         api.MapGet("/{id}", GetAsync);
         api.MapPut("/{id}", PutAsync);
         api.MapDelete("/{id}", DeleteAsync);
+        api.MapGet("/{id}/members", MembersAsync);
         return api;
+    }
+
+    public const int MaxMembersPage = 1000;
+
+    public static async Task<Results<Ok<SegmentMembers>, ProblemHttpResult>> MembersAsync(string id, int? limit, string? cursor,
+        SegmentStore store, ProfileDirectory directory, CancellationToken ct)
+    {
+        if (SegmentRequest.ValidateId(id) is { } invalid) return Problems.Invalid(invalid);
+        if (limit is < 1 or > MaxMembersPage) return Problems.Invalid(new FieldError("limit", $"must be between 1 and {MaxMembersPage}"));
+        var after = "";
+        if (!string.IsNullOrEmpty(cursor))
+        {
+            try
+            {
+                after = System.Text.Encoding.UTF8.GetString(Microsoft.AspNetCore.WebUtilities.Base64UrlTextEncoder.Decode(cursor));
+            }
+            catch (FormatException)
+            {
+                return Problems.Invalid(new FieldError("cursor", "is not a cursor this API gave"));
+            }
+        }
+        var (catalog, _) = await store.ReadAsync(ct);
+        if (catalog.Segments.All(s => s.Id != id)) return NotFound(id);
+        var page = limit ?? 100;
+        var members = await directory.MembersAsync(id, after, page, ct);
+        var next = members.Count == page ? Microsoft.AspNetCore.WebUtilities.Base64UrlTextEncoder.Encode(System.Text.Encoding.UTF8.GetBytes(members[^1])) : null;
+        return TypedResults.Ok(new SegmentMembers(id, members, next));
     }
 
     public static async Task<Ok<SegmentList>> ListAsync(SegmentStore store, ProfileReevaluator backfill, CancellationToken ct)

@@ -16,6 +16,8 @@ public sealed class AggregationSchema(NpgsqlDataSource dataSource)
         );
         ALTER TABLE {ProfileDirectory.Table} ADD COLUMN IF NOT EXISTS due_at timestamptz;
         CREATE INDEX IF NOT EXISTS {ProfileDirectory.Table}_due ON {ProfileDirectory.Table} (due_at) WHERE due_at IS NOT NULL;
+        ALTER TABLE {ProfileDirectory.Table} ADD COLUMN IF NOT EXISTS segments text[] NOT NULL DEFAULT ARRAY[]::text[];
+        CREATE INDEX IF NOT EXISTS {ProfileDirectory.Table}_segments ON {ProfileDirectory.Table} USING gin (segments);
         CREATE TABLE IF NOT EXISTS {IdentityGraph.Table} (
             id         text COLLATE "C" PRIMARY KEY,
             master     text COLLATE "C" NOT NULL,

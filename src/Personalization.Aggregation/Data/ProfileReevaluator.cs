@@ -86,7 +86,7 @@ public sealed partial class ProfileReevaluator(
         try
         {
             await SaveAsync(status, ct);
-            var compiled = CompiledSegment.Compile((await segments.ReadAsync(ct)).Catalog);
+            var compiled = CompiledSegment.Compile((await segments.ReadAsync(ct)).Document);
             var after = "";
             while (await directory.PageAsync(after, PageSize, ct) is { Count: > 0 } ids)
             {
@@ -157,7 +157,7 @@ public sealed partial class ProfileReevaluator(
             await dapr.PublishEventAsync(Topics.PubSub, Topics.SegmentsChanged, new SegmentsChangedBatch(changes), ct);
             telemetry.CountSegmentChanges(changes);
         }
-        await directory.SetDueAsync(updates.Where(u => u.Failure is null).Select(u => (u.ProfileId, u.DueAt)), ct);
+        await directory.SetDueAsync(updates.Where(u => u.Failure is null).Select(u => new DirectoryEntry(u.ProfileId, u.DueAt, u.Segments)), ct);
         if (updates.FirstOrDefault(u => u.Failure is not null) is { } failed) throw new InvalidOperationException(failed.Failure);
         return changes.Count;
     }
@@ -212,17 +212,20 @@ public sealed partial class ProfileReevaluator(
         public string ProfileId => profileId;
         public SegmentsChanged? Changes { get; private set; }
         public DateTimeOffset? DueAt { get; private set; }
+        public IReadOnlyCollection<string> Segments { get; private set; } = [];
 
         public override IReadOnlyList<StateTransactionRequest> Plan(Stored stored, IReadOnlyDictionary<string, Stored> others)
         {
             Changes = null;
             DueAt = null;
+            Segments = [];
             if (stored.Json is null) return [];
             var profile = JsonSerializer.Deserialize(stored.Json, ContractsJsonContext.Default.UserProfile);
             if (profile is not { Version: > 0, MergedInto: null }) return [];
             var now = clock.GetUtcNow();
             var (evaluated, changes) = ProfileEvaluation.Apply(profile, segments, flags, now);
             DueAt = InsightsEvaluator.NextChange(evaluated, now);
+            Segments = [.. evaluated.Segments.Keys];
             if (!alwaysWrite && changes is null && SameFlags(profile.Insights, evaluated.Insights)) return [];
             Changes = changes;
             var next = evaluated with { Version = profile.Version + 1, UpdatedAt = now };

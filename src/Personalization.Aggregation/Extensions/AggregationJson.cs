@@ -12,4 +12,5 @@ namespace Personalization.Aggregation.Extensions;
 [JsonSerializable(typeof(BackfillStatus))]
 [JsonSerializable(typeof(Apis.SegmentView))]
 [JsonSerializable(typeof(Apis.SegmentList))]
+[JsonSerializable(typeof(Apis.SegmentMembers))]
 public sealed partial class AggregationJsonContext : JsonSerializerContext;

@@ -79,7 +79,8 @@ public sealed partial class ProfileAggregator(
         var redone = await StateBatch.UpdateAsync(dapr, StateKeys.Store, folds, ct);
         // Listed once written (an erased user's withheld events list nothing). A profile whose listing failed is listed
         // with its next event; until then only a backfill or scheduled evaluation passes it by.
-        await WithPostgresAsync("profile directory", () => directory.ListAsync(folds.Where(f => f.Failed is null && f.Version > 0).Select(f => (f.ProfileId, f.DueAt)), ct));
+        await WithPostgresAsync("profile directory", () => directory.ListAsync(folds.Where(f => f.Failed is null && f.Version > 0)
+            .SelectMany(f => f.Redirected.Select(r => new DirectoryEntry(r.Id, null, [])).Append(new DirectoryEntry(f.ProfileId, f.DueAt, f.Segments))), ct));
         if (heartbeat is not null) await RecordHeartbeatAsync(heartbeat, ct);
 
         foreach (var delivery in deliveries)
@@ -258,6 +259,8 @@ public sealed partial class ProfileAggregator(
         public List<SegmentsChanged> Changes { get; } = [];
         /// <summary>When the profile's evaluation can next change without an event (<see cref="InsightsEvaluator.NextChange"/>).</summary>
         public DateTimeOffset? DueAt { get; private set; }
+        /// <summary>The segments the profile is a member of, as written.</summary>
+        public IReadOnlyCollection<string> Segments { get; private set; } = [];
         /// <summary>The ids whose profiles were merged in, each with the version of the redirect left there.</summary>
         public List<(string Id, long Version)> Redirected { get; } = [];
         /// <summary>The profile this one was merged into meanwhile, when it was.</summary>
@@ -344,6 +347,7 @@ public sealed partial class ProfileAggregator(
             Version = evaluated.Version;
             UpdatedAt = evaluated.UpdatedAt;
             DueAt = InsightsEvaluator.NextChange(evaluated, now);
+            Segments = [.. evaluated.Segments.Keys];
 
             var nextSeen = seen.With(Folded.Select(e => e.Event.MessageId), now, settings.DeduplicationWindow, settings.MaxSeenPerProfile);
             operations.Add(Write(stored, JsonSerializer.SerializeToUtf8Bytes(evaluated, ContractsJsonContext.Default.UserProfile)));

@@ -35,6 +35,12 @@ internal static class Extensions
             .Validate(options => !ApiKeyRegistry.Problems(options).Any(), "ApiKeys are invalid: every key non-empty, each key one kind, every write key with a Source")
             .ValidateOnStart();
         builder.Services.AddSingleton(services => new ApiKeyRegistry(services.GetRequiredService<IOptions<ApiKeyOptions>>().Value));
+        builder.Services.AddOptions<UserTokenOptions>()
+            .Bind(builder.Configuration.GetSection(UserTokenOptions.Section))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.AddSingleton(services => new UserTokens(services.GetRequiredService<IOptions<UserTokenOptions>>().Value, TimeProvider.System));
+        builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, Apis.GatewayJsonContext.Default));
 
         builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);

@@ -14,6 +14,11 @@ public enum KeyKind
     Read,
     /// <summary>Everything a read key may, plus administration and erasure.</summary>
     Admin,
+    /// <summary>
+    /// Not a configured key: a short-lived token for one user (<see cref="UserTokens"/>), minted by the site's server
+    /// with the admin key and handed to that user's browser; reads that user's profile stream and decisions only.
+    /// </summary>
+    User,
 }
 
 /// <summary>A write key and the source (website, app, CRM …) its events are attributed to.</summary>

@@ -1,8 +1,10 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
-using System.Text.Json.Serialization.Metadata;
 using Personalization.Contracts;
 using Personalization.ProfileQuery.Apis;
+using Personalization.ProfileQuery.Decisions;
+using Personalization.ProfileQuery.Live;
 
 namespace Personalization.ProfileQuery.Extensions;
 
@@ -11,11 +13,14 @@ namespace Personalization.ProfileQuery.Extensions;
 [JsonSerializable(typeof(ConsentState))]
 [JsonSerializable(typeof(PipelineHeartbeat))]
 [JsonSerializable(typeof(ProfileView))]
-public sealed partial class ProfileQueryJsonContext : JsonSerializerContext
-{
-    /// <summary>The options the DaprClient uses: the generated types first, reflection for anything else.</summary>
-    public static JsonSerializerOptions DaprOptions { get; } = new(JsonSerializerDefaults.Web)
-    {
-        TypeInfoResolver = JsonTypeInfoResolver.Combine(Default, new DefaultJsonTypeInfoResolver()),
-    };
-}
+[JsonSerializable(typeof(JsonObject))]
+[JsonSerializable(typeof(ProfileBatchRequest))]
+[JsonSerializable(typeof(ProfileBatch))]
+[JsonSerializable(typeof(DecideRequest))]
+[JsonSerializable(typeof(DecideResponse))]
+[JsonSerializable(typeof(Decision))]
+[JsonSerializable(typeof(FlagsChange))]
+[JsonSerializable(typeof(SegmentsChanged))]
+[JsonSerializable(typeof(PlacementCatalog))]
+[JsonSerializable(typeof(Placement))]
+public sealed partial class ProfileQueryJsonContext : JsonSerializerContext;
