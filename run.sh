@@ -10,6 +10,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet build Personalization.sln -c Release -nologo -clp:NoSummary -v:q
 
 gateway_port="${Gateway__Port:-8080}"
+storefront_port="${Storefront__Port:-8081}"
 log=$(mktemp -t personalization-apphost.XXXXXX)
 dotnet run --project Personalization.AppHost --no-build -c Release --launch-profile http > >(tee "$log") 2>&1 &
 apphost=$!
@@ -38,6 +39,7 @@ while [ $((SECONDS - started)) -lt "$ready_timeout" ]; do
 
   Personalization platform is running.
     gateway    http://localhost:$gateway_port
+    storefront http://localhost:$storefront_port   (the demo shop: browse, and watch its banner change live)
     dashboard  ${login:-http://localhost:18888}
   Development keys (development only): write dev-write-key (HTTP Basic user), read dev-read-key, admin dev-admin-key (Bearer)
   Ctrl-C stops everything.

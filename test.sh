@@ -4,7 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")"
 . scripts/prerequisites.sh
-ensure_prerequisites || exit 1
+ensure_prerequisites browser || exit 1
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet build Personalization.sln -c Debug -warnaserror -nologo -clp:NoSummary -v:q || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }

@@ -50,14 +50,23 @@ try
         // 3. The gateway: the only public entry, with the API keys clients present and the key user tokens are signed
         //    with (new every run: a token lives minutes, and a restart only asks browsers for a new one).
         var userTokenKey = builder.AddParameter("user-token-key", new GenerateParameterDefault { MinLength = 48, Special = false }, secret: true);
-        builder.AddService<Projects.Personalization_Gateway>("gateway", publicPort: builder.GatewayPort())
+        var keys = builder.AddApiKeys();
+        var gateway = builder.AddService<Projects.Personalization_Gateway>("gateway", publicPort: builder.PublicPort("Gateway", 8080))
             .WithExternalHttpEndpoints()
-            .WithApiKeys(builder)
+            .WithApiKeys(keys)
             .WithEnvironment("UserTokens__SigningKey", userTokenKey)
             .WithReference(collector).WaitFor(collector)
             .WithReference(consent).WaitFor(consent)
             .WithReference(aggregation).WaitFor(aggregation)
             .WithReference(profileQuery).WaitFor(profileQuery);
+
+        // 4. The demo storefront: a site using the platform as any site would, through the gateway's public URL.
+        builder.AddService<Projects.Personalization_Storefront>("storefront", publicPort: builder.PublicPort("Storefront", 8081))
+            .WithExternalHttpEndpoints()
+            .WithEnvironment("Storefront__GatewayUrl", gateway.GetEndpoint("http"))
+            .WithEnvironment("Storefront__WriteKey", keys.Write)
+            .WithEnvironment("Storefront__AdminKey", keys.Admin)
+            .WaitFor(gateway);
     }
 
     builder.Build().Run();

@@ -78,17 +78,16 @@ internal static class ServiceExtensions
     /// The gateway's API keys, as parameters (<c>Parameters:write-key</c> etc.). Without configuration
     /// they are the development keys written in the README: development only, never for a deployment.
     /// </summary>
-    public static IResourceBuilder<ProjectResource> WithApiKeys(this IResourceBuilder<ProjectResource> gateway, IDistributedApplicationBuilder builder)
-    {
-        var write = builder.AddParameter("write-key", "dev-write-key", secret: true);
-        var read = builder.AddParameter("read-key", "dev-read-key", secret: true);
-        var admin = builder.AddParameter("admin-key", "dev-admin-key", secret: true);
-        return gateway
-            .WithEnvironment("ApiKeys__Write__0__Key", write)
-            .WithEnvironment("ApiKeys__Write__0__Source", "default")
-            .WithEnvironment("ApiKeys__Read__0", read)
-            .WithEnvironment("ApiKeys__Admin__0", admin);
-    }
+    public static ApiKeyParameters AddApiKeys(this IDistributedApplicationBuilder builder) => new(
+        builder.AddParameter("write-key", "dev-write-key", secret: true),
+        builder.AddParameter("read-key", "dev-read-key", secret: true),
+        builder.AddParameter("admin-key", "dev-admin-key", secret: true));
+
+    public static IResourceBuilder<ProjectResource> WithApiKeys(this IResourceBuilder<ProjectResource> gateway, ApiKeyParameters keys) => gateway
+        .WithEnvironment("ApiKeys__Write__0__Key", keys.Write)
+        .WithEnvironment("ApiKeys__Write__0__Source", "default")
+        .WithEnvironment("ApiKeys__Read__0", keys.Read)
+        .WithEnvironment("ApiKeys__Admin__0", keys.Admin);
 
     /// <summary>
     /// Passes the AppHost's configuration section <paramref name="section"/> (from its settings or command line, for
@@ -119,12 +118,12 @@ internal static class ServiceExtensions
     }
 
     /// <summary>
-    /// The fixed public port of the gateway in run mode (<c>Gateway:Port</c>, default 8080). A port
+    /// A fixed public port in run mode (<c>&lt;section&gt;:Port</c>: the gateway's 8080, the storefront's 8081). A port
     /// already taken fails the start with a message naming it, instead of a half-started system.
     /// </summary>
-    public static int? GatewayPort(this IDistributedApplicationBuilder builder)
+    public static int? PublicPort(this IDistributedApplicationBuilder builder, string section, int defaultPort)
     {
-        var port = builder.Configuration.GetValue("Gateway:Port", 8080);
+        var port = builder.Configuration.GetValue($"{section}:Port", defaultPort);
         if (!builder.ExecutionContext.IsRunMode || port == 0 || builder.Configuration.GetValue<bool>("DcpPublisher:RandomizePorts"))
         {
             return port == 0 ? null : port;
@@ -137,8 +136,11 @@ internal static class ServiceExtensions
         catch (SocketException)
         {
             throw new InfrastructureUnavailableException(
-                $"Gateway port {port} is already in use. Stop what holds it (ss -ltnp 'sport = :{port}') or choose another: Gateway__Port=<port>.");
+                $"{section} port {port} is already in use. Stop what holds it (ss -ltnp 'sport = :{port}') or choose another: {section}__Port=<port>.");
         }
         return port;
     }
 }
+
+/// <summary>The API keys the gateway accepts, and the storefront's server uses.</summary>
+public sealed record ApiKeyParameters(IResourceBuilder<ParameterResource> Write, IResourceBuilder<ParameterResource> Read, IResourceBuilder<ParameterResource> Admin);

@@ -1,5 +1,6 @@
 # Sourced by run.sh and test.sh: makes sure the machine has what the platform needs, installing
 # what is missing with apt-get when we are root, else printing the exact command and failing.
+# "ensure_prerequisites browser" (test.sh) also wants Chromium, which the storefront's browser tests drive.
 
 ensure_prerequisites() {
   if ! command -v dotnet >/dev/null 2>&1; then
@@ -13,6 +14,11 @@ ensure_prerequisites() {
   ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || command -v postgres >/dev/null 2>&1 || missing+=(postgresql)
   command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
   command -v curl >/dev/null 2>&1 || missing+=(curl)
+  # The storefront serves Segment's browser SDK, installed from the npm registry when it builds.
+  command -v npm >/dev/null 2>&1 || missing+=(npm)
+  if [ "${1:-}" = browser ]; then
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  fi
 
   if [ ${#missing[@]} -eq 0 ]; then
     return 0

@@ -19,6 +19,7 @@ app.UseRouteBodySizeLimits();
 // The gateway's port is the public one: its own metrics are for a scraper holding the admin key.
 app.MapDefaultEndpoints(metrics => metrics.RequireAuthorization(Policies.AdminKey));
 app.MapTokenApiV1();
+app.MapSdkSettingsV1();
 app.MapReverseProxy();
 app.MapFallback((HttpContext context) => TypedResults.Problem(
     statusCode: StatusCodes.Status404NotFound,

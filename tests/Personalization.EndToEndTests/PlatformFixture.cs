@@ -12,7 +12,7 @@ namespace Personalization.EndToEndTests;
 /// </summary>
 public sealed class PlatformFixture : IAsyncLifetime
 {
-    public static readonly string[] Services = ["gateway", "collector", "consent", "enrichment", "aggregation", "profile-query"];
+    public static readonly string[] Services = ["gateway", "collector", "consent", "enrichment", "aggregation", "profile-query", "storefront"];
 
     /// <summary>Every consuming service runs twice, as pods of one Deployment would: every test here also tests scale-out.</summary>
     public const int Replicas = 2;
