@@ -39,6 +39,8 @@ public sealed partial class ProfileReevaluator(
     public const int PageSize = 200;
     public const string StatusKey = "segments-backfill";
     public const string Resumed = "resumed after a restart";
+    /// <summary>What a profile update announced by an evaluation names as its cause (there is no event).</summary>
+    public const string ReevaluationCause = "evaluation";
 
     /// <summary>
     /// How long a backfill waits after the change that asked for it: by then every replica's catalog
@@ -157,6 +159,11 @@ public sealed partial class ProfileReevaluator(
             await dapr.PublishEventAsync(Topics.PubSub, Topics.SegmentsChanged, new SegmentsChangedBatch(changes), ct);
             telemetry.CountSegmentChanges(changes);
         }
+        // Profiles changed by time alone (windows moved, a flag raised or lowered) are announced like any other change.
+        var now = clock.GetUtcNow();
+        var written = updates.Where(u => u.Failure is null && u.Written is not null)
+            .Select(u => new ProfileUpdated(u.ProfileId, u.Written!.Value, now, ReevaluationCause, now)).ToList();
+        if (written.Count > 0) await dapr.PublishEventAsync(Topics.PubSub, Topics.ProfilesUpdated, new ProfileUpdateBatch(written), ct);
         await directory.SetDueAsync(updates.Where(u => u.Failure is null).Select(u => new DirectoryEntry(u.ProfileId, u.DueAt, u.Segments)), ct);
         if (updates.FirstOrDefault(u => u.Failure is not null) is { } failed) throw new InvalidOperationException(failed.Failure);
         return changes.Count;
@@ -213,12 +220,15 @@ public sealed partial class ProfileReevaluator(
         public SegmentsChanged? Changes { get; private set; }
         public DateTimeOffset? DueAt { get; private set; }
         public IReadOnlyCollection<string> Segments { get; private set; } = [];
+        /// <summary>The version written, when the evaluation wrote the profile.</summary>
+        public long? Written { get; private set; }
 
         public override IReadOnlyList<StateTransactionRequest> Plan(Stored stored, IReadOnlyDictionary<string, Stored> others)
         {
             Changes = null;
             DueAt = null;
             Segments = [];
+            Written = null;
             if (stored.Json is null) return [];
             var profile = JsonSerializer.Deserialize(stored.Json, ContractsJsonContext.Default.UserProfile);
             if (profile is not { Version: > 0, MergedInto: null }) return [];
@@ -229,6 +239,7 @@ public sealed partial class ProfileReevaluator(
             if (!alwaysWrite && changes is null && SameFlags(profile.Insights, evaluated.Insights)) return [];
             Changes = changes;
             var next = evaluated with { Version = profile.Version + 1, UpdatedAt = now };
+            Written = next.Version;
             return [Write(stored, JsonSerializer.SerializeToUtf8Bytes(next, ContractsJsonContext.Default.UserProfile))];
         }
 

@@ -53,7 +53,7 @@ public static class DecisionRule
         {
             case "segment":
                 var segment = value.GetValue<string>();
-                return profile.Segments.TryGetValue(segment, out var member) ? $"member of segment '{segment}' since {member.EnteredAt:O}" : null;
+                return profile.Segments.TryGetValue(segment, out var member) ? $"member of segment '{segment}' since {member.EnteredAt.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC" : null;
             case "flag":
                 var flag = value.GetValue<string>();
                 return profile.Insights?.Flags.TryGetValue(flag, out var raised) == true ? $"flag '{flag}': {raised.Explanation}" : null;
