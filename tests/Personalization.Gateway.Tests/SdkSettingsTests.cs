@@ -38,3 +38,24 @@ public sealed class SdkSettingsTests(GatewayFixture fixture) : IClassFixture<Gat
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
     }
 }
+
+/// <summary>The public API's reference: each service's OpenAPI document through its route, the gateway's own, and the browsable UI.</summary>
+public sealed class ApiReferenceTests(GatewayFixture fixture) : IClassFixture<GatewayFixture>
+{
+    [Fact]
+    public async Task EachServicesDocumentIsServedFromItsOwnOpenApiRouteAndTheUiListsThemAll()
+    {
+        using var client = fixture.Factory.CreateClient();
+
+        var collector = await (await client.GetAsync("/openapi/collector.json")).Content.ReadFromJsonAsync<JsonElement>();
+        var gateway = await (await client.GetAsync("/openapi/gateway.json")).Content.ReadFromJsonAsync<JsonElement>();
+        var ui = await client.GetStringAsync("/docs/");
+
+        Assert.Equal(("collector", "/openapi/v1.json"), (collector.GetProperty("service").GetString(), collector.GetProperty("path").GetString()));
+        Assert.True(gateway.GetProperty("paths").TryGetProperty("/v1/tokens", out _));
+        foreach (var document in new[] { "collector", "consent", "aggregation", "profile-query", "gateway" })
+        {
+            Assert.Contains($"openapi/{document}.json", ui);
+        }
+    }
+}

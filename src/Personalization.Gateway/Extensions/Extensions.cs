@@ -18,6 +18,7 @@ internal static class Extensions
         }
 
         builder.AddApiKeys();
+        builder.Services.AddOpenApi("gateway");
         builder.AddBrowserCors();
         builder.AddPerKeyRateLimiting();
 
