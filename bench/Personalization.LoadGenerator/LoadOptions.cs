@@ -68,6 +68,12 @@ public sealed class LoadOptions
     public string? Tag { get; private set; }
     public int Seed { get; private set; } = 20261127;
 
+    /// <summary>Run the serving benchmark (<see cref="ServingBench"/>) instead of the pipeline's phases.</summary>
+    public bool Serving { get; private set; }
+    public int Streams { get; private set; } = 1000;
+    public int ServingRate { get; private set; } = 1000;
+    public int DecideRate { get; private set; } = 500;
+
     /// <summary>Hard cap on the whole run; everything is cancelled after it.</summary>
     public TimeSpan MaxTotal { get; private set; } = TimeSpan.FromMinutes(45);
 
@@ -107,6 +113,11 @@ public sealed class LoadOptions
           --out DIR                report folder (bench/reports of the repository, found from the current folder)
           --tag NAME               report name suffix: pipeline-<date>-NAME.md
           --seed N                 random seed (20261127)
+          --serving                instead of the pipeline's phases: push latency to live profile streams and decide
+                                   latency beside a direct Redis GET; writes bench/reports/serving-<date>.md/.json
+          --streams N              live streams open during --serving (1000)
+          --serving-rate R         events/s for the streamed users during --serving (1000)
+          --decide-rate R          POST /v1/decide per second during --serving (500)
           --max-minutes N          hard cap on the whole run (45)
         """;
 
@@ -153,6 +164,10 @@ public sealed class LoadOptions
                 case "--out": o.OutputDirectory = Value(); break;
                 case "--tag": o.Tag = Value(); break;
                 case "--seed": o.Seed = int.Parse(Value(), CultureInfo.InvariantCulture); break;
+                case "--serving": o.Serving = true; break;
+                case "--streams": o.Streams = Positive(name, Value()); break;
+                case "--serving-rate": o.ServingRate = Positive(name, Value()); break;
+                case "--decide-rate": o.DecideRate = Positive(name, Value()); break;
                 case "--max-minutes": o.MaxTotal = TimeSpan.FromMinutes(Positive(name, Value())); break;
                 default: throw new ArgumentException($"unknown option {name}");
             }

@@ -66,6 +66,11 @@ catch (HttpRequestException down)
     return 1;
 }
 
+if (options.Serving)
+{
+    return await new ServingBench(options).RunAsync(options.OutputDirectory ?? ReportDirectory(), ct);
+}
+
 // The system under test: its processes (CPU, memory) and its broker (queue depths), each optional.
 var system = SystemUnderTest.Discover(options.Gateway);
 var processesFound = system?.Description ?? "not measured: no /proc on this machine";
