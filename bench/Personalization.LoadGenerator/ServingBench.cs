@@ -73,6 +73,20 @@ public sealed class ServingBench(LoadOptions options)
             response.EnsureSuccessStatusCode();
             decide.RecordSince(started);
         }, ct);
+        // With --profile-query-url, the same decisions straight to profile-query: what the gateway's hop adds.
+        var direct = new LatencyRecorder();
+        if (options.ProfileQueryUrl is { } profileQuery)
+        {
+            using var plain = BatchSender.CreateClient(64);
+            await FixedRate.RunAsync(options.DecideRate, options.Duration, 64, async token =>
+            {
+                var started = Stopwatch.GetTimestamp();
+                using var response = await plain.PostAsJsonAsync(new Uri(profileQuery, "/v1/decide"),
+                    new { userId = users[random.Next(users.Length)], placements = new[] { Placement } }, token);
+                response.EnsureSuccessStatusCode();
+                direct.RecordSince(started);
+            }, ct);
+        }
         var redisGet = new LatencyRecorder();
         await using (var redis = await RedisBaseline.StartAsync(options.Redis, ct))
         {
@@ -82,7 +96,7 @@ public sealed class ServingBench(LoadOptions options)
 
         var report = new ServingReport(startedAt, Machine.Commit(), Machine.Describe(), users.Length, openAtEnd, Volatile.Read(ref _ended),
             options.ServingRate, options.Duration.TotalSeconds, outcome.Started * options.BatchSize, push, _hop.Summarize(), missing,
-            options.DecideRate, decideOutcome.Started, decide.Summarize(), redisGet.Summarize());
+            options.DecideRate, decideOutcome.Started, decide.Summarize(), direct.Count > 0 ? direct.Summarize() : null, redisGet.Summarize());
         var path = await report.WriteAsync(folder, options.Tag);
         AnsiConsole.MarkupLine($"report: {Markup.Escape(path)}");
         return 0;
@@ -195,7 +209,7 @@ public sealed class ServingBench(LoadOptions options)
 public sealed record ServingReport(
     DateTimeOffset StartedAt, string Commit, IReadOnlyList<Fact> Machine, int Streams, int StreamsOpenAtEnd, int StreamsEnded,
     int EventRate, double Seconds, long EventsSent, LatencySummary Push, LatencySummary LastHop, long EventsNeverPushed,
-    int DecideRate, long Decisions, LatencySummary Decide, LatencySummary RedisGet)
+    int DecideRate, long Decisions, LatencySummary Decide, LatencySummary? DecideDirect, LatencySummary RedisGet)
 {
     public async Task<string> WriteAsync(string folder, string? tag)
     {
@@ -227,6 +241,11 @@ public sealed record ServingReport(
             .AppendLine($"| p50 | {Ms(Decide.P50)} ms | {Ms(RedisGet.P50)} ms | {Decide.P50 / RedisGet.P50:0.0}× |")
             .AppendLine($"| p99 | {Ms(Decide.P99)} ms | {Ms(RedisGet.P99)} ms | {Decide.P99 / RedisGet.P99:0.0}× |")
             .AppendLine($"| requests | {Decisions} at {DecideRate}/s | {RedisGet.Count} | |");
+        if (DecideDirect is { } direct)
+        {
+            md.AppendLine()
+                .AppendLine($"Decide straight to profile-query (no gateway), same rate: p50 {Ms(direct.P50)} ms, p99 {Ms(direct.P99)} ms ({direct.Count} requests).");
+        }
         var path = Path.Combine(folder, name + ".md");
         await File.WriteAllTextAsync(path, md.ToString());
         return path;
