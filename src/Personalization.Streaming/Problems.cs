@@ -42,6 +42,27 @@ public static class Problems
         }
     }
 
+    /// <summary>
+    /// The request's JSON body as <typeparamref name="T"/>, or the 400 to answer: too large, not JSON, or not the
+    /// shape <paramref name="expected"/> describes (a JSON null included).
+    /// </summary>
+    public static async Task<(T? Body, ProblemHttpResult? Problem)> ReadJsonAsync<T>(HttpRequest request, int maxBytes,
+        System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, string expected, CancellationToken ct) where T : class
+    {
+        var body = await ReadBodyAsync(request, maxBytes, ct);
+        if (body is null) return (null, TooLarge(maxBytes));
+        try
+        {
+            return System.Text.Json.JsonSerializer.Deserialize(body.WrittenSpan, type) is { } read
+                ? (read, null)
+                : (null, Invalid(new FieldError("body", $"is required: {expected}")));
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            return (null, Invalid(new FieldError("body", $"is not {expected}: {e.Message}")));
+        }
+    }
+
     public static ProblemHttpResult NotFound(string type, string title, string detail) =>
         TypedResults.Problem(detail: detail, statusCode: StatusCodes.Status404NotFound, title: title, type: type);
 }

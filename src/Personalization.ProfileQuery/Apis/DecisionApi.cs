@@ -39,17 +39,9 @@ public static class DecisionApi
     public static async Task<IResult> DecideAsync(HttpContext http, ProfileReader reader, PlacementStore store, ProfileQueryTelemetry telemetry, CancellationToken ct)
     {
         var started = Stopwatch.GetTimestamp();
-        var body = await Problems.ReadBodyAsync(http.Request, MaxBodyBytes, ct);
-        if (body is null) return Problems.TooLarge(MaxBodyBytes);
-        DecideRequest? request;
-        try
-        {
-            request = JsonSerializer.Deserialize(body.WrittenSpan, ProfileQueryJsonContext.Default.DecideRequest);
-        }
-        catch (JsonException e)
-        {
-            return Problems.Invalid(new FieldError("body", $"is not a JSON object of userId and placements: {e.Message}"));
-        }
+        var (request, invalid) = await Problems.ReadJsonAsync(http.Request, MaxBodyBytes, ProfileQueryJsonContext.Default.DecideRequest,
+            "a JSON object of userId and placements", ct);
+        if (invalid is not null) return invalid;
         if (ProfileApi.InvalidUserId(request?.UserId) is { } badUser) return Problems.Invalid(new FieldError("userId", badUser));
         if (request!.Placements is not { Count: > 0 and <= MaxPlacementsPerDecision } asked)
         {

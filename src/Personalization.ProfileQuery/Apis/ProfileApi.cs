@@ -61,17 +61,9 @@ public static class ProfileApi
 
     public static async Task<IResult> GetBatchAsync(HttpRequest request, ProfileReader reader, ProfileQueryTelemetry telemetry, CancellationToken ct)
     {
-        var body = await Problems.ReadBodyAsync(request, MaxBatchBodyBytes, ct);
-        if (body is null) return Problems.TooLarge(MaxBatchBodyBytes);
-        ProfileBatchRequest? batch;
-        try
-        {
-            batch = JsonSerializer.Deserialize(body.WrittenSpan, ProfileQueryJsonContext.Default.ProfileBatchRequest);
-        }
-        catch (JsonException e)
-        {
-            return Problems.Invalid(new FieldError("body", $"is not a JSON object of ids and fields: {e.Message}"));
-        }
+        var (batch, invalid) = await Problems.ReadJsonAsync(request, MaxBatchBodyBytes, ProfileQueryJsonContext.Default.ProfileBatchRequest,
+            "a JSON object of ids and fields", ct);
+        if (invalid is not null) return invalid;
         if (batch?.Ids is not { Count: > 0 } ids || ids.Count > MaxBatchIds)
         {
             return Problems.Invalid(new FieldError("ids", $"must be an array of 1 to {MaxBatchIds} user ids"));
