@@ -54,6 +54,7 @@ public sealed class StorefrontBrowserTests(PlatformFixture platform, ITestOutput
     {
         await using var browser = await BrowserSession.StartAsync(platform.App, globalPrivacyControl: true);
         var page = browser.Page;
+        await page.WaitForSelectorAsync("#consent-refuse", new() { Timeout = (float)Wait.TotalMilliseconds });
         Assert.True(await page.IsVisibleAsync("#gpc-note"));
         await page.ClickAsync("#consent-refuse");
         var visitor = await ReadyAsync(page);
