@@ -9,6 +9,7 @@ builder.AddServiceDefaults();
 builder.AddApplicationServices();
 
 var app = builder.Build();
+app.UseProblemResponses();
 app.UseCloudEvents(EventSubscriptions.CloudEvents);
 app.MapSubscribeHandler();
 app.MapDefaultEndpoints();

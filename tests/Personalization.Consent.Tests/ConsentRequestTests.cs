@@ -29,6 +29,8 @@ public sealed class ConsentRequestTests
     [InlineData("""{}""", "purposes")]
     [InlineData("""{"purposes":{"analytics":true},"purpose":1}""", "purpose")]
     [InlineData("""{"purposes":{"analytics":true},"source":7}""", "source")]
+    [InlineData("""{"purposes":{"analytics":true},"source":"cmp\u0000"}""", "source")]
+    [InlineData("""{"purposes":{"analytics":true},"policyVersion":"v\n2"}""", "policyVersion")]
     [InlineData("""[1,2]""", "body")]
     [InlineData("""{"purposes":""", "body")]
     [InlineData("""{"purposes":{"analytics":true,"analytics":false}}""", "purposes.analytics")]

@@ -76,10 +76,11 @@ public static class BadInputCorpus
         Gen.OneOf(OddTimes).Select(s => (JsonNode?)JsonValue.Create(s)));
 
     public static Gen<CorpusCase> Cases => Gen.Frequency(
-        (60, Ingestion),
-        (14, Consent),
-        (14, Profiles),
-        (12, Elsewhere));
+        (54, Ingestion),
+        (13, Consent),
+        (12, Profiles),
+        (10, Serving),
+        (11, Elsewhere));
 
     private static JsonObject ValidEvent(string type, string userId, int n)
     {
@@ -261,6 +262,66 @@ public static class BadInputCorpus
         from suffix in Gen.Frequency((8, Gen.Const("")), (1, Gen.Const("/extra")), (1, Gen.Const("?fields=%ZZ")))
         from auth in Gen.Frequency((8, Gen.Const<string?>(ReadBearer)), (1, Gen.Const<string?>(WriteBasic)), (1, Gen.Const((string?)null)))
         select new CorpusCase("profiles", method, "/v1/profiles/" + id + suffix, method == "DELETE" ? AdminBearer : auth, null, null, null, null);
+
+    /// <summary>A body of JSON fields, each a plausible value or a wrong one, then raw byte mutations.</summary>
+    private static Gen<byte[]> Body(params (string Field, Gen<JsonNode?> Plausible)[] fields)
+    {
+        // Per field: plausible, wrong, or absent; then the raw byte mutations every body gets.
+        var objects = Gen.Const(0).Select(_ => new JsonObject());
+        foreach (var (field, plausible) in fields)
+        {
+            var value = Gen.Frequency((3, plausible.Select(v => (Present: true, Value: v))), (1, WrongValue.Select(v => (Present: true, Value: v))),
+                (1, Gen.Const((Present: false, Value: (JsonNode?)null))));
+            objects = from o in objects
+                      from v in value
+                      select v.Present ? With(o, field, v.Value) : o;
+        }
+        return from o in objects
+               from raw in RawMutation
+               select raw(Encoding.UTF8.GetBytes(o.ToJsonString()));
+    }
+
+    private static JsonObject With(JsonObject o, string field, JsonNode? value)
+    {
+        var copy = (JsonObject)o.DeepClone();
+        copy[field] = value?.DeepClone();
+        return copy;
+    }
+
+    private static Gen<JsonNode?> IdList(int max) =>
+        Gen.Int[0, max].Select(n => (JsonNode?)new JsonArray(Enumerable.Range(0, n).Select(i => (JsonNode?)JsonValue.Create($"corpus-id-{i}")).ToArray()));
+
+    /// <summary>
+    /// The serving routes: decide, batch reads, placements, tokens, segment members, SDK settings, and streams with a
+    /// query that is always wrong (a valid stream would never end).
+    /// </summary>
+    private static Gen<CorpusCase> Serving => Gen.OneOf(
+        from body in Body(("userId", Gen.OneOf<JsonNode?>("corpus-user", "a||b", "")), ("placements", Gen.OneOf(IdList(25), Gen.Const<JsonNode?>(new JsonArray("home-banner")))))
+        from auth in Gen.OneOf<string?>(ReadBearer, ReadBearer, WriteBasic, null, "Bearer eyJhbGciOiJIUzI1NiJ9.e30.forged")
+        select new CorpusCase("decide", "POST", "/v1/decide", auth, "application/json", null, body, null),
+        from body in Body(("ids", IdList(120)), ("fields", Gen.OneOf<JsonNode?>("traits", "traits,shoeSize", "", ",,,")))
+        select new CorpusCase("profiles-batch", "POST", "/v1/profiles:batch", ReadBearer, "application/json", null, body, null),
+        from id in Gen.Frequency((3, Gen.Const("corpus-placement")), (1, Id))
+        from body in Body(
+            ("name", Gen.Const<JsonNode?>("Corpus")),
+            ("variants", Gen.OneOf<JsonNode?>(
+                new JsonArray(new JsonObject { ["id"] = "a", ["when"] = new JsonObject { ["segment"] = "s" }, ["content"] = new JsonObject() }),
+                new JsonArray(new JsonObject { ["id"] = "a", ["when"] = new JsonObject { ["all"] = new JsonArray() }, ["content"] = new JsonObject() }),
+                new JsonArray(new JsonObject { ["id"] = "a", ["content"] = new JsonObject(), ["when"] = Nested(20) }))),
+            ("fallback", Gen.Const<JsonNode?>(new JsonObject { ["id"] = "f", ["content"] = new JsonObject { ["t"] = "x" } })))
+        select new CorpusCase("placements", "PUT", "/v1/placements/" + id, AdminBearer, "application/json", null, body, null),
+        from body in Body(("userId", Gen.OneOf<JsonNode?>("corpus-user", "", new string('u', 300))), ("ttlSeconds", Gen.OneOf<JsonNode?>(900, 0, 59, 3601, -1)))
+        from auth in Gen.OneOf<string?>(AdminBearer, AdminBearer, ReadBearer)
+        select new CorpusCase("tokens", "POST", "/v1/tokens", auth, "application/json", null, body, null),
+        from id in Id
+        from query in Gen.OneOf("", "?limit=0", "?limit=abc", "?limit=100000", "?cursor=%%%", "?cursor=AAAA", "?limit=2&cursor=Zm9v")
+        select new CorpusCase("members", "GET", "/v1/segments/" + id + "/members" + query, AdminBearer, null, null, null, null),
+        from id in Id
+        select new CorpusCase("sdk-settings", "GET", "/v1/projects/" + id + "/settings", null, null, null, null, null),
+        from id in Id
+        from query in Gen.OneOf("?fields=shoeSize", "?lastEventId=abc&fields=x", "?placements=" + new string('p', 30) + "&fields=nope")
+        from auth in Gen.OneOf<string?>(ReadBearer, ReadBearer, WriteBasic, "Bearer eyJhbGciOiJIUzI1NiJ9.e30.forged")
+        select new CorpusCase("stream", "GET", "/v1/profiles/" + id + "/stream" + query, auth, null, null, null, null));
 
     private static Gen<CorpusCase> Elsewhere =>
         from method in Gen.OneOf("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")

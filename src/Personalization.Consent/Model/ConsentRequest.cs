@@ -117,6 +117,12 @@ public sealed record ConsentRequest(IReadOnlyDictionary<string, bool> Purposes, 
             error = new(property.Name, $"{property.Name} must be a string of 1 to {MaxSourceLength} characters");
             return null;
         }
+        // Recorded in the ledger (PostgreSQL text cannot hold NUL) and shown in exports: printable text only.
+        if (s.Any(char.IsControl))
+        {
+            error = new(property.Name, $"{property.Name} must not contain control characters");
+            return null;
+        }
         return s;
     }
 
