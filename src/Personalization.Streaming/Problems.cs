@@ -51,6 +51,7 @@ public static class Problems
     {
         var body = await ReadBodyAsync(request, maxBytes, ct);
         if (body is null) return (null, TooLarge(maxBytes));
+        if (!System.Text.Unicode.Utf8.IsValid(body.WrittenSpan)) return (null, Invalid(new FieldError("body", "is not valid UTF-8")));
         try
         {
             return System.Text.Json.JsonSerializer.Deserialize(body.WrittenSpan, type) is { } read

@@ -78,4 +78,13 @@ public sealed class DecisionTests
         Assert.Null(PlacementRequest.Parse(System.Text.Encoding.UTF8.GetBytes(body), out var error));
         Assert.Equal(field, error!.Field);
     }
+
+    [Fact]
+    public void APlacementThatIsNotUtf8IsABadBody()
+    {
+        byte[] body = [.. "{\"name\":\"Cor"u8, 0xC3, 0x28, .. "\",\"variants\":[]}"u8];
+
+        Assert.Null(PlacementRequest.Parse(body, out var error));
+        Assert.Equal("body", error!.Field);
+    }
 }

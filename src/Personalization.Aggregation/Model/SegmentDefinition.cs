@@ -43,6 +43,12 @@ public sealed partial record SegmentRequest(string? Id, string Name, string? Des
     public static SegmentRequest? Parse(ReadOnlySpan<byte> body, bool withId, out FieldError? error)
     {
         error = null;
+        // Strings are decoded lazily, after parsing: invalid UTF-8 inside one would throw there, so it is refused here.
+        if (!System.Text.Unicode.Utf8.IsValid(body))
+        {
+            error = new FieldError("body", "is not valid UTF-8");
+            return null;
+        }
         JsonNode? node;
         try
         {

@@ -47,6 +47,11 @@ public sealed partial record PlacementRequest(string? Name, IReadOnlyList<Placem
 
     public static PlacementRequest? Parse(ReadOnlySpan<byte> body, out FieldError? error)
     {
+        if (!System.Text.Unicode.Utf8.IsValid(body))
+        {
+            error = new FieldError("body", "is not valid UTF-8");
+            return null;
+        }
         JsonNode? node;
         try
         {
