@@ -38,6 +38,19 @@ public static class Storefront
         builder.Services.AddHostedService<DemoSetup>();
     }
 
+    /// <summary>The visitor's ids as analytics.js keeps them in this site's cookies (<c>ajs_anonymous_id</c>, <c>ajs_user_id</c>; plain or JSON-quoted).</summary>
+    public static HashSet<string> VisitorIds(IRequestCookieCollection cookies)
+    {
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var name in new[] { "ajs_anonymous_id", "ajs_user_id" })
+        {
+            if (cookies[name] is not { Length: > 0 } value) continue;
+            var id = Uri.UnescapeDataString(value).Trim('"');
+            if (id.Length > 0 && id != "null") ids.Add(id);
+        }
+        return ids;
+    }
+
     public static void MapStorefront(this WebApplication app)
     {
         // Segment's browser SDK, unmodified from npm: the script and the chunks it loads lazily from "<cdn>/analytics-next/bundles/".
@@ -54,9 +67,15 @@ public static class Storefront
             return Results.Content(await response.Content.ReadAsStringAsync(ct), "application/json", statusCode: (int)response.StatusCode);
         });
 
-        // A site's server mints the token its visitor's browser opens the live stream with; the admin key never leaves the server.
-        app.MapPost("/api/token", async (TokenRequest request, IHttpClientFactory clients, CancellationToken ct) =>
+        // A site's server mints the token its visitor's browser opens the live stream with; the admin key never leaves the
+        // server. Only for the visitor's own ids: those analytics.js keeps in its first-party cookies on this site.
+        app.MapPost("/api/token", async (TokenRequest request, HttpContext http, IHttpClientFactory clients, CancellationToken ct) =>
         {
+            if (request.UserId is null || !VisitorIds(http.Request.Cookies).Contains(request.UserId))
+            {
+                return TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Not this visitor",
+                    detail: "a token is minted only for the visitor's own anonymous or user id (analytics.js's cookies on this site)");
+            }
             using var response = await clients.CreateClient("gateway").PostAsJsonAsync("/v1/tokens", new { userId = request.UserId, ttlSeconds = 900 }, ct);
             return Results.Content(await response.Content.ReadAsStringAsync(ct), response.Content.Headers.ContentType?.ToString(), statusCode: (int)response.StatusCode);
         });

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Aspire.Hosting;
 using Aspire.Hosting.Testing;
@@ -76,6 +77,20 @@ public sealed class StorefrontBrowserTests(PlatformFixture platform, ITestOutput
         await using var redis = await ConnectionMultiplexer.ConnectAsync((await platform.App.GetConnectionStringAsync("redis"))!);
         Assert.False(await redis.GetDatabase().KeyExistsAsync($"statestore||profile:{visitor}"), "a profile was written for a visitor who refused consent");
         Assert.Empty(browser.OutsideRequests);
+    }
+
+    [Fact]
+    public async Task TheStorefrontMintsTokensOnlyForTheVisitorsOwnIds()
+    {
+        using var storefront = platform.App.CreateHttpClient("storefront", "http");
+
+        using var stranger = await storefront.PostAsJsonAsync("/api/token", new { userId = "someone-else" });
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/token") { Content = JsonContent.Create(new { userId = "visitor-1" }) };
+        request.Headers.Add("Cookie", "ajs_anonymous_id=%22visitor-1%22");
+        using var own = await storefront.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.Forbidden, stranger.StatusCode);
+        Assert.Equal(HttpStatusCode.Created, own.StatusCode);
     }
 
     /// <summary>Waits for the page to have loaded the SDK, recorded consent and opened its stream; answers the visitor's id.</summary>
