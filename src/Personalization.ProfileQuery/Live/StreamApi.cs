@@ -63,6 +63,8 @@ public static class StreamApi
             }
             return TypedResults.Empty;
         }
+        // A dropped reader's connection is closed at once: a write it is too slow to take may be what it is stuck on.
+        subscriber.Dropped.Register(http.Abort);
         http.Response.Headers.CacheControl = "no-cache";
         http.Response.Headers["X-Accel-Buffering"] = "no";
         return TypedResults.ServerSentEvents(Events(subscriber, streams, ct));
@@ -122,6 +124,7 @@ public static class StreamApi
     private static async Task PumpAsync(WebSocket socket, StreamSubscriber subscriber, TimeSpan heartbeat, CancellationToken ct)
     {
         using var closed = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        using var dropped = subscriber.Dropped.Register(socket.Abort);
         // The client sends nothing but its close: reading is only to notice it.
         var receiving = Task.Run(async () =>
         {
@@ -146,13 +149,10 @@ public static class StreamApi
                 var frame = $"{{\"type\":\"{message.Type}\",\"id\":{(message.Id is { } id ? id.ToString() : "null")},\"data\":{message.Data}}}";
                 await socket.SendAsync(Encoding.UTF8.GetBytes(frame), WebSocketMessageType.Text, endOfMessage: true, closed.Token);
             }
-            // The client's close is answered; a stream the server ends (dropped, withheld) is closed saying why.
+            // The client's close is answered, and a stream the server ends (withheld) is closed; a dropped one was aborted.
             if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
             {
-                var (status, reason) = subscriber.Dropped.IsCancellationRequested
-                    ? (WebSocketCloseStatus.PolicyViolation, "too slow: the stream's outbox overflowed")
-                    : (WebSocketCloseStatus.NormalClosure, "stream ended");
-                await socket.CloseOutputAsync(status, reason, CancellationToken.None);
+                await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "stream ended", CancellationToken.None);
             }
         }
         catch (Exception e) when (e is WebSocketException or OperationCanceledException)
