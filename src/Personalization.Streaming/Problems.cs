@@ -64,6 +64,32 @@ public static class Problems
         }
     }
 
+    /// <summary>
+    /// A request body as a JSON object (at most 32 deep), or the body's error: not UTF-8 (refused first: strings are
+    /// decoded lazily, after parsing, and invalid UTF-8 inside one would throw there), not JSON, or not an object
+    /// (<paramref name="expected"/> says what it should hold).
+    /// </summary>
+    public static System.Text.Json.Nodes.JsonObject? ParseObject(ReadOnlySpan<byte> body, string expected, out FieldError? error)
+    {
+        error = null;
+        if (!System.Text.Unicode.Utf8.IsValid(body))
+        {
+            error = new FieldError("body", "is not valid UTF-8");
+            return null;
+        }
+        try
+        {
+            if (System.Text.Json.Nodes.JsonNode.Parse(body, documentOptions: new System.Text.Json.JsonDocumentOptions { MaxDepth = 32 })
+                is System.Text.Json.Nodes.JsonObject obj) return obj;
+            error = new FieldError("body", $"must be a JSON object {expected}");
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or ArgumentException or InvalidOperationException)
+        {
+            error = new FieldError("body", $"is not valid JSON: {e.Message}");
+        }
+        return null;
+    }
+
     public static ProblemHttpResult NotFound(string type, string title, string detail) =>
         TypedResults.Problem(detail: detail, statusCode: StatusCodes.Status404NotFound, title: title, type: type);
 }

@@ -42,28 +42,7 @@ public sealed partial record SegmentRequest(string? Id, string Name, string? Des
 
     public static SegmentRequest? Parse(ReadOnlySpan<byte> body, bool withId, out FieldError? error)
     {
-        error = null;
-        // Strings are decoded lazily, after parsing: invalid UTF-8 inside one would throw there, so it is refused here.
-        if (!System.Text.Unicode.Utf8.IsValid(body))
-        {
-            error = new FieldError("body", "is not valid UTF-8");
-            return null;
-        }
-        JsonNode? node;
-        try
-        {
-            node = JsonNode.Parse(body, documentOptions: new JsonDocumentOptions { MaxDepth = 32 });
-        }
-        catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException)
-        {
-            error = new FieldError("body", $"is not valid JSON: {e.Message}");
-            return null;
-        }
-        if (node is not JsonObject obj)
-        {
-            error = new FieldError("body", "must be a JSON object with name and rule");
-            return null;
-        }
+        if (Problems.ParseObject(body, "with name and rule", out error) is not { } obj) return null;
         foreach (var (key, _) in obj)
         {
             if (key is not ("id" or "name" or "description" or "rule"))

@@ -47,26 +47,7 @@ public sealed partial record PlacementRequest(string? Name, IReadOnlyList<Placem
 
     public static PlacementRequest? Parse(ReadOnlySpan<byte> body, out FieldError? error)
     {
-        if (!System.Text.Unicode.Utf8.IsValid(body))
-        {
-            error = new FieldError("body", "is not valid UTF-8");
-            return null;
-        }
-        JsonNode? node;
-        try
-        {
-            node = JsonNode.Parse(body, documentOptions: new JsonDocumentOptions { MaxDepth = 32 });
-        }
-        catch (JsonException e)
-        {
-            error = new FieldError("body", $"is not valid JSON: {e.Message}");
-            return null;
-        }
-        if (node is not JsonObject obj)
-        {
-            error = new FieldError("body", "must be a JSON object with 'variants'");
-            return null;
-        }
+        if (Problems.ParseObject(body, "with 'variants'", out error) is not { } obj) return null;
         var name = obj["name"];
         if (name is not null && (name.GetValueKind() != JsonValueKind.String || name.GetValue<string>().Length > 200))
         {
