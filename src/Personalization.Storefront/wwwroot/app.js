@@ -124,12 +124,15 @@ function view(product) {
   detail.innerHTML = `<h2></h2><p>${product.price} €</p><button type="button" id="add">Add to cart</button> <button type="button" id="buy">Buy now</button>`;
   detail.querySelector('h2').textContent = product.name;
   const properties = { product_id: product.id, name: product.name, price: product.price };
-  analytics.track('Product Viewed', properties);
-  $('add').onclick = () => analytics.track('Product Added', properties);
-  $('buy').onclick = () => analytics.track('Order Completed', { revenue: product.price, currency: 'EUR', products: [properties] });
+  // Nothing is sent before the visitor has answered the consent banner and the answer is recorded.
+  const send = (event, eventProperties) => { if (demo.ready) analytics.track(event, eventProperties); };
+  send('Product Viewed', properties);
+  $('add').onclick = () => send('Product Added', properties);
+  $('buy').onclick = () => send('Order Completed', { revenue: product.price, currency: 'EUR', products: [properties] });
 }
 
 async function main() {
+  renderProducts();
   const config = await (await fetch('/api/config')).json();
   await loadAnalytics(config);
   const id = analytics.user().id() || analytics.user().anonymousId();
@@ -138,7 +141,6 @@ async function main() {
   demo.consent = choice;
   await writeConsent(config, id, choice === 'granted');
   await openStream(config, id);
-  renderProducts();
   $('sign-in').onclick = () => {
     const userId = 'shopper-' + Math.random().toString(36).slice(2, 8);
     analytics.identify(userId, { name: 'Demo shopper' });
