@@ -19,20 +19,11 @@ public sealed record ConsentChange(string Purpose, bool Granted, string Source);
 public sealed record ConsentRequest(IReadOnlyDictionary<string, bool> Purposes, string? Source, string? PolicyVersion = null, bool DoNotSellOrShare = false)
 {
     public const int MaxPurposes = 32;
-    public const int MaxUserIdLength = 256;
+    public const int MaxUserIdLength = UserIds.MaxLength;
     public const int MaxSourceLength = 64;
 
-    public static FieldError? ValidateUserId(string? userId)
-    {
-        if (string.IsNullOrWhiteSpace(userId)) return new("userId", "userId is required");
-        if (userId.Length > MaxUserIdLength) return new("userId", $"userId is longer than {MaxUserIdLength} characters");
-        if (userId.Contains(StateKeys.Separator, StringComparison.Ordinal)) return new("userId", $"userId must not contain '{StateKeys.Separator}'");
-        foreach (var c in userId)
-        {
-            if (char.IsControl(c)) return new("userId", "userId contains a control character");
-        }
-        return null;
-    }
+    public static FieldError? ValidateUserId(string? userId) =>
+        UserIds.Problem(userId) is { } problem ? new("userId", "userId " + problem) : null;
 
     public static ConsentRequest? Parse(ReadOnlySpan<byte> body, out FieldError? error)
     {

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Personalization.Contracts;
 using Personalization.Gateway.Extensions;
 using Personalization.Gateway.Model;
 
@@ -18,7 +19,6 @@ public sealed record TokenResponse(string Token, string UserId, DateTimeOffset E
 /// </summary>
 public static class TokenApi
 {
-    public const int MaxUserIdLength = 256;
 
     public static IEndpointConventionBuilder MapTokenApiV1(this IEndpointRouteBuilder app) =>
         app.MapPost("/v1/tokens", Mint).RequireAuthorization(Policies.AdminKey).WithTags("Tokens");
@@ -40,19 +40,12 @@ public static class TokenApi
             return Invalid("body", $"is not a JSON object of userId and ttlSeconds: {e.Message}");
         }
         if (body is null) return Invalid("body", "is required: {\"userId\": \"...\", \"ttlSeconds\": 900}");
-        if (InvalidUserId(body.UserId) is { } problem) return Invalid("userId", problem);
+        if (UserIds.Problem(body.UserId) is { } problem) return Invalid("userId", problem);
         var max = (int)tokens.Options.MaxLifetime.TotalSeconds;
         if (body.TtlSeconds is { } ttl && (ttl < 60 || ttl > max)) return Invalid("ttlSeconds", $"must be between 60 and {max}");
         var lifetime = body.TtlSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : tokens.Options.DefaultLifetime;
         var (token, expiresAt) = tokens.Mint(body.UserId!, lifetime);
         return TypedResults.Created((string?)null, new TokenResponse(token, body.UserId!, expiresAt));
-    }
-
-    private static string? InvalidUserId(string? userId)
-    {
-        if (string.IsNullOrWhiteSpace(userId)) return "is required";
-        if (userId.Length > MaxUserIdLength) return $"is longer than {MaxUserIdLength} characters";
-        return userId.Any(char.IsControl) ? "contains a control character" : null;
     }
 
     private static ProblemHttpResult Invalid(string field, string problem) => TypedResults.Problem(

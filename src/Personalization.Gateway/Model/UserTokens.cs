@@ -57,7 +57,6 @@ public sealed class UserTokens
             ValidAlgorithms = [SecurityAlgorithms.HmacSha256],
             ClockSkew = TimeSpan.FromSeconds(30),
             RequireExpirationTime = true,
-            LifetimeValidator = (_, expires, _, _) => expires is { } at && at > _clock.GetUtcNow().UtcDateTime.AddSeconds(-30),
         };
     }
 

@@ -1,3 +1,4 @@
+using Personalization.Contracts;
 using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -42,7 +43,7 @@ public static class DecisionApi
         var (request, invalid) = await Problems.ReadJsonAsync(http.Request, MaxBodyBytes, ProfileQueryJsonContext.Default.DecideRequest,
             "a JSON object of userId and placements", ct);
         if (invalid is not null) return invalid;
-        if (ProfileApi.InvalidUserId(request?.UserId) is { } badUser) return Problems.Invalid(new FieldError("userId", badUser));
+        if (UserIds.Problem(request?.UserId) is { } badUser) return Problems.Invalid(new FieldError("userId", badUser));
         if (request!.Placements is not { Count: > 0 and <= MaxPlacementsPerDecision } asked)
         {
             return Problems.Invalid(new FieldError("placements", $"must be an array of 1 to {MaxPlacementsPerDecision} placement ids"));
@@ -56,14 +57,10 @@ public static class DecisionApi
         }
 
         var read = await reader.ReadAsync(request.UserId!, ct);
-        var decisions = Decide(asked.Select(id => placements[id]), read);
+        var decisions = Decider.Decide(asked.Select(id => placements[id]), read);
         telemetry.DecideDuration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         return TypedResults.Json(new DecideResponse(request.UserId!, read.Answer?.ProfileId, decisions), ProfileQueryJsonContext.Default.DecideResponse);
     }
-
-    /// <summary>Each placement's decision for what a read found; a withheld profile is decided as if there were none.</summary>
-    public static List<Decision> Decide(IEnumerable<Placement> placements, ProfileRead read) =>
-        [.. placements.Select(p => Decider.Decide(p, read.Answer, read.Withheld ? "the user has not consented to personalization" : null))];
 
     public static async Task<Results<Ok<Placement>, ProblemHttpResult>> GetPlacementAsync(string id, PlacementStore store, CancellationToken ct)
     {

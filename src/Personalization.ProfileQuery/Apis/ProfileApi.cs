@@ -19,7 +19,6 @@ namespace Personalization.ProfileQuery.Apis;
 /// </summary>
 public static class ProfileApi
 {
-    public const int MaxUserIdLength = 256;
     public const int MaxBatchIds = 100;
     public const int MaxBatchBodyBytes = 64 * 1024;
     public const string NotFoundType = "urn:personalization:problem:profile-not-found";
@@ -37,7 +36,7 @@ public static class ProfileApi
     public static async Task<IResult> GetProfileAsync(string userId, string? fields, HttpContext http, ProfileReader reader,
         ProfileQueryTelemetry telemetry, CancellationToken ct)
     {
-        if (InvalidUserId(userId) is { } problem) return Problems.Invalid(new FieldError("userId", problem));
+        if (UserIds.Problem(userId) is { } problem) return Problems.Invalid(new FieldError("userId", problem));
         if (ForOtherUser(http, userId) is { } forbidden) return forbidden;
         if (ProfileFields.Parse(fields, out var fieldError) is not { } selection) return Problems.Invalid(fieldError!);
 
@@ -70,7 +69,7 @@ public static class ProfileApi
         }
         for (var i = 0; i < ids.Count; i++)
         {
-            if (InvalidUserId(ids[i]) is { } problem) return Problems.Invalid(new FieldError($"ids[{i}]", problem));
+            if (UserIds.Problem(ids[i]) is { } problem) return Problems.Invalid(new FieldError($"ids[{i}]", problem));
         }
         if (ProfileFields.Parse(batch.Fields, out var fieldError) is not { } selection) return Problems.Invalid(fieldError!);
 
@@ -103,18 +102,6 @@ public static class ProfileApi
     {
         var text = $"{view.ProfileId}\n{view.Version}\n{view.Consent?.UpdatedAt.UtcTicks}\n{selection.Key}";
         return "\"" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)).AsSpan(0, 12)) + "\"";
-    }
-
-    public static string? InvalidUserId(string? userId)
-    {
-        if (string.IsNullOrWhiteSpace(userId)) return "is required";
-        if (userId.Length > MaxUserIdLength) return $"is longer than {MaxUserIdLength} characters";
-        if (userId.Contains(StateKeys.Separator, StringComparison.Ordinal)) return $"must not contain '{StateKeys.Separator}'";
-        foreach (var c in userId)
-        {
-            if (char.IsControl(c)) return "contains a control character";
-        }
-        return null;
     }
 }
 

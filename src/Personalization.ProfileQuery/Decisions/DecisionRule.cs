@@ -87,6 +87,10 @@ public sealed record Decision(string Placement, string? Variant, JsonObject? Con
 /// <summary>Chooses a placement's variant for a profile: pure, so every answer can be explained and tested.</summary>
 public static class Decider
 {
+    /// <summary>Each placement's decision for what a read found; a withheld profile is decided as if there were none.</summary>
+    public static List<Decision> Decide(IEnumerable<Placement> placements, ProfileRead read) =>
+        [.. placements.Select(p => Decide(p, read.Answer, read.Withheld ? "the user has not consented to personalization" : null))];
+
     /// <summary>
     /// The first variant whose rule holds for <paramref name="profile"/>, else the fallback. Without a profile to
     /// personalize from (none yet, or personalization not consented), only a variant without a rule, else the fallback.

@@ -76,7 +76,7 @@ public sealed class StreamSubscriber(string requestedId, ProfileFields fields, I
                     if (!Push(new StreamMessage("flags", profile.Version, data))) return false;
                 }
             }
-            foreach (var decision in DecisionApi.Decide(Placements.Where(catalog.ContainsKey).Select(p => catalog[p]), read))
+            foreach (var decision in Decider.Decide(Placements.Where(catalog.ContainsKey).Select(p => catalog[p]), read))
             {
                 if (_sentDecisions.TryGetValue(decision.Placement, out var sent) && sent == decision.Variant) continue;
                 _sentDecisions[decision.Placement] = decision.Variant;

@@ -1,3 +1,4 @@
+using Personalization.Contracts;
 using System.Net.ServerSentEvents;
 using System.Net.WebSockets;
 using System.Runtime.CompilerServices;
@@ -28,7 +29,7 @@ public static class StreamApi
     public static async Task<IResult> StreamAsync(string userId, string? fields, string? placements, long? lastEventId, HttpContext http,
         ProfileStreams streams, PlacementStore store, CancellationToken ct)
     {
-        if (ProfileApi.InvalidUserId(userId) is { } problem) return Problems.Invalid(new FieldError("userId", problem));
+        if (UserIds.Problem(userId) is { } problem) return Problems.Invalid(new FieldError("userId", problem));
         if (ProfileApi.ForOtherUser(http, userId) is { } forbidden) return forbidden;
         if (ProfileFields.Parse(fields, out var fieldError) is not { } selection) return Problems.Invalid(fieldError!);
         var wanted = (placements ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
