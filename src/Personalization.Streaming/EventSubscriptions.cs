@@ -6,6 +6,7 @@ using Dapr.AspNetCore;
 using Dapr.Client;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -33,6 +34,14 @@ public static class EventSubscriptions
     /// low rate a message waits at most this long per stage.
     /// </summary>
     public const int DefaultMaxAwaitMs = 5;
+
+    /// <summary>The largest message a delivery is expected to hold: a 512 KB collector request with its envelope and enrichment.</summary>
+    public const int MaxMessageBytes = 2 * 1024 * 1024;
+
+    private sealed class RequestSizeLimit(long bytes) : IRequestSizeLimitMetadata
+    {
+        public long? MaxRequestBodySize { get; } = bytes;
+    }
 
     /// <summary>CloudEvents unwrapped for non-bulk handlers; the CloudEvent id stays readable as header <c>Cloudevent.id</c>.</summary>
     public static CloudEventsMiddlewareOptions CloudEvents { get; } = new()
@@ -62,6 +71,7 @@ public static class EventSubscriptions
         where THandler : IEventBatchHandler<T>
     {
         var configuration = app.ServiceProvider.GetRequiredService<IConfiguration>();
+        var maxMessages = configuration.GetValue("Streaming:MaxMessages", DefaultMaxMessages);
         var spanName = topic.Name + " process";
         app.MapPost("/" + topic.Name.Replace('.', '/'), (HttpContext http, THandler handler, StreamingTelemetry telemetry, ILogger<THandler> logger) =>
                 HandleAsync(http, topic, spanName, handler, telemetry, logger))
@@ -69,9 +79,12 @@ public static class EventSubscriptions
             .WithBulkSubscribe(new BulkSubscribeTopicOptions
             {
                 TopicName = topic.Name,
-                MaxMessagesCount = configuration.GetValue("Streaming:MaxMessages", DefaultMaxMessages),
+                MaxMessagesCount = maxMessages,
                 MaxAwaitDurationMs = configuration.GetValue("Streaming:MaxAwaitMs", DefaultMaxAwaitMs),
             })
+            // A delivery of full messages is far over Kestrel's 30 MB default (a hundred 500 KB Segment batches, each
+            // grown by its enrichment): the limit follows the delivery's size instead.
+            .WithMetadata(new RequestSizeLimit((long)maxMessages * MaxMessageBytes))
             .ExcludeFromDescription();
 
         return app.MapDeadLetters(topic.Name);

@@ -81,6 +81,42 @@ public sealed class BatchDeliveryTests(PlatformFixture platform)
     }
 
     [Fact]
+    public async Task DeliveriesOfFullSizeSegmentBatchesAddingUpToMoreThanOneSidecarRequestAreCountedExactly()
+    {
+        await using var broker = await Broker.ConnectAsync(platform.App);
+        var deadLetters = await broker.WatchAsync("events.consented.dead-letter");
+        using var gateway = new GatewayClient(platform.App);
+        var user = Events.NewUser("large");
+        const int Messages = 32, PerMessage = 15;
+
+        // Messages of the largest size a Segment SDK sends (15 events of 30 KB: 450 KB), published while consent is paused
+        // so its sidecar takes them into one or two deliveries once it resumes: what a stage passes on from such a
+        // delivery is far over the 4 MiB a sidecar takes in one bulk publish request, and the delivery itself over the
+        // 30 MB an app takes in one request by default.
+        var padding = new string('x', 30_000);
+        var consent = PlatformFixture.ReplicaNames("consent").Select(name => ResourceProcesses.Of(platform.App, name)).ToList();
+        var paused = consent.Select(ResourceProcesses.Pause).ToList();
+        try
+        {
+            for (var m = 0; m < Messages; m++)
+            {
+                var events = Enumerable.Range(0, PerMessage).Select(_ => Collected(user, "Viewed")).ToArray();
+                foreach (var e in events) e["properties"] = new JsonObject { ["description"] = padding };
+                await broker.PublishAsync("events.collected", Batch(events));
+            }
+            await Task.Delay(TimeSpan.FromSeconds(1));
+        }
+        finally
+        {
+            paused.ForEach(p => p.Dispose());
+        }
+
+        var profile = await gateway.WaitForProfileAsync(user, p => p.Long("totalEvents") >= Messages * PerMessage, TimeSpan.FromSeconds(90));
+        Assert.Equal(Messages * PerMessage, profile.Long("totalEvents"));
+        Assert.Empty(await broker.TakeAllAsync(deadLetters));
+    }
+
+    [Fact]
     public async Task EveryConsumingServiceRunsItsReplicasOnOneSharedQueue()
     {
         await using var broker = await Broker.ConnectAsync(platform.App);

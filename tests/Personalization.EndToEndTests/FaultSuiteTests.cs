@@ -156,12 +156,12 @@ public sealed class FaultSuiteTests(PlatformFixture platform, FaultReport report
 
     private async Task<TimeSpan> KillAndWaitForRestartAsync(string resource, Stopwatch clock, TaskCompletionSource injected)
     {
-        var before = ProcessId(resource);
-        Kill(before, resource);
+        var before = ResourceProcesses.Of(platform.App, resource);
+        ResourceProcesses.Kill(before, resource);
         injected.TrySetResult();
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         await platform.App.ResourceNotifications.WaitForResourceAsync(resource,
-            e => e.Snapshot.State?.Text == KnownResourceStates.Running && PidOf(e.Snapshot) is { } pid && pid != before.Reported, timeout.Token);
+            e => e.Snapshot.State?.Text == KnownResourceStates.Running && ResourceProcesses.PidOf(e.Snapshot) is { } pid && pid != before.Reported, timeout.Token);
         await platform.App.ResourceNotifications.WaitForResourceHealthyAsync(resource, timeout.Token);
         return clock.Elapsed;
     }
@@ -217,40 +217,6 @@ public sealed class FaultSuiteTests(PlatformFixture platform, FaultReport report
         {
             return null;
         }
-    }
-
-    private sealed record Target(int Reported, int Process);
-
-    /// <summary>
-    /// The pid the orchestrator reports, and the process to kill: for a project that is the service under its
-    /// <c>dotnet run</c> wrapper; for an executable (a sidecar) the process itself.
-    /// </summary>
-    private Target ProcessId(string resource)
-    {
-        Assert.True(platform.App.ResourceNotifications.TryGetCurrentState(resource, out var current), $"no resource {resource}");
-        var reported = PidOf(current.Snapshot) ?? throw new InvalidOperationException($"{resource} reports no pid");
-        var children = File.ReadAllText($"/proc/{reported}/task/{reported}/children").Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        var isWrapper = File.ReadAllText($"/proc/{reported}/cmdline").Contains("\0run\0", StringComparison.Ordinal);
-        return new Target(reported, isWrapper && children.Length > 0 ? int.Parse(children[0], CultureInfo.InvariantCulture) : reported);
-    }
-
-    private static int? PidOf(CustomResourceSnapshot snapshot) =>
-        snapshot.Properties.FirstOrDefault(p => p.Name == "executable.pid")?.Value switch
-        {
-            int pid => pid,
-            long pid => (int)pid,
-            string text when int.TryParse(text, out var pid) => pid,
-            _ => null,
-        };
-
-    private static void Kill(Target target, string resource)
-    {
-        using var process = Process.GetProcessById(target.Process);
-        Assert.Contains("Personalization", process.MainModule?.FileName + " " + File.ReadAllText($"/proc/{target.Process}/cmdline"));
-        // SIGKILL: no shutdown, no goodbye to the broker; unacknowledged messages go back to the queue.
-        process.Kill();
-        process.WaitForExit(TimeSpan.FromSeconds(10));
-        Assert.True(process.HasExited, $"{resource} (pid {target.Process}) did not die");
     }
 }
 

@@ -22,6 +22,10 @@ public sealed class PlatformFixture : IAsyncLifetime
     public static readonly string[] ConsumingServices = ["consent", "enrichment", "aggregation"];
     public static readonly string[] Servers = ["redis", "postgres", "rabbitmq"];
 
+    /// <summary>The resources of a consuming service's replicas: <c>consent</c>, <c>consent-2</c>, ….</summary>
+    public static IEnumerable<string> ReplicaNames(string service) =>
+        Enumerable.Range(1, Replicas).Select(i => i == 1 ? service : $"{service}-{i}");
+
     public DistributedApplication App { get; private set; } = null!;
 
     public string DataDirectory { get; } = Directory.CreateTempSubdirectory("personalization-e2e-").FullName;
