@@ -7,9 +7,10 @@ namespace Personalization.Streaming;
 /// <summary>
 /// Runs many <see cref="KeyUpdate"/>s against one Dapr state store in two steps: a bulk get of every key they read,
 /// then transactions of everything they write. A refused transaction (another writer changed a key since the read:
-/// etag mismatch, or a store hiccup) has its updates redone key by key, concurrently, each re-read and re-planned, up
-/// to <see cref="MaxAttempts"/> times; an update that still fails gets its <see cref="KeyUpdate.Failure"/>. A failing
-/// bulk read throws: nothing was written.
+/// etag mismatch, or a store hiccup) is read again in one bulk get and tried again as a whole with only its changed
+/// keys re-planned, up to <see cref="BatchRetries"/> times; after that its updates are redone key by key, concurrently,
+/// each re-read and re-planned, up to <see cref="MaxAttempts"/> times; an update that still fails gets its
+/// <see cref="KeyUpdate.Failure"/>. A failing bulk read throws: nothing was written.
 /// <para>No call may exceed the size a Dapr API message may have (daprd's default is 4 MiB, and Dapr.Client refuses
 /// a larger answer): reads go in slices of <see cref="KeysPerRead"/> keys, a slice whose answer is still too large is
 /// halved until it fits, and the writes go in transactions of about <see cref="BytesPerTransaction"/>, each holding
@@ -21,7 +22,10 @@ public static class StateBatch
     public const int KeysPerRead = 200;
     public const int BytesPerTransaction = 1 << 20;
 
-    /// <returns>How many updates had to be redone on their own (0 when every transaction went through).</returns>
+    /// <summary>Times a refused transaction is tried again as a whole (its changed keys re-planned) before its updates go one by one.</summary>
+    public const int BatchRetries = 3;
+
+    /// <returns>How many updates were in a transaction that was refused at first (0 when every one went through).</returns>
     public static async Task<int> UpdateAsync(DaprClient dapr, string store, IReadOnlyList<KeyUpdate> updates, CancellationToken ct)
     {
         if (updates.Count == 0) return 0;
@@ -30,15 +34,14 @@ public static class StateBatch
         var chunk = new Chunk();
         foreach (var update in updates)
         {
-            var operations = update.Plan(stored.GetValueOrDefault(update.Key), others);
-            if (operations.Count == 0) continue;
-            var bytes = operations.Sum(o => (long)(o.Value?.Length ?? 0) + o.Key.Length);
-            if (chunk.Updates.Count > 0 && chunk.Bytes + bytes > BytesPerTransaction)
+            var planned = Planned.Of(update, stored, others);
+            if (planned.Operations.Count == 0) continue;
+            if (chunk.Updates.Count > 0 && chunk.Bytes + planned.Bytes > BytesPerTransaction)
             {
                 chunks.Add(chunk);
                 chunk = new Chunk();
             }
-            chunk.Add(update, operations, bytes);
+            chunk.Add(planned);
         }
         if (chunk.Updates.Count > 0) chunks.Add(chunk);
 
@@ -46,32 +49,82 @@ public static class StateBatch
         return redone.Sum();
     }
 
+    /// <summary>An update's operations and the etags of every key they were planned from (its own and what it also read).</summary>
+    private sealed record Planned(KeyUpdate Update, IReadOnlyList<StateTransactionRequest> Operations, IReadOnlyList<(string Key, string? ETag)> Basis, long Bytes)
+    {
+        public static Planned Of(KeyUpdate update, Dictionary<string, Stored> stored, Dictionary<string, Stored> others)
+        {
+            var own = stored.GetValueOrDefault(update.Key);
+            var operations = update.Plan(own, others);
+            var basis = new List<(string, string?)>(1 + update.AlsoRead.Count) { (update.Key, own.ETag) };
+            foreach (var key in update.AlsoRead) basis.Add((key, others.GetValueOrDefault(key).ETag));
+            return new Planned(update, operations, basis, operations.Sum(o => (long)(o.Value?.Length ?? 0) + o.Key.Length));
+        }
+
+        /// <summary>Whether every key it was planned from still has the etag it had then.</summary>
+        public bool StillHolds(Dictionary<string, Stored> stored, Dictionary<string, Stored> others) =>
+            Basis.All(b => (stored.TryGetValue(b.Key, out var s) ? s.ETag : others.GetValueOrDefault(b.Key).ETag) == b.ETag);
+    }
+
     private sealed class Chunk
     {
-        public List<KeyUpdate> Updates { get; } = [];
-        public List<StateTransactionRequest> Operations { get; } = [];
+        public List<Planned> Updates { get; } = [];
         public long Bytes { get; private set; }
 
-        public void Add(KeyUpdate update, IReadOnlyList<StateTransactionRequest> operations, long bytes)
+        public void Add(Planned planned)
         {
-            Updates.Add(update);
-            Operations.AddRange(operations);
-            Bytes += bytes;
+            Updates.Add(planned);
+            Bytes += planned.Bytes;
         }
     }
 
+    /// <summary>
+    /// One transaction; when it is refused, which key conflicted is not reported, so every key is read again in one
+    /// bulk get: the updates whose keys another writer changed meanwhile are re-planned, the others keep their
+    /// operations, and the whole is tried again (another writer usually touched a few of hundreds of keys, and redoing
+    /// each key alone would cost two round trips per key). After <see cref="BatchRetries"/> refusals, or one where no
+    /// key had changed (the store refused for another reason), the updates go one by one.
+    /// </summary>
     private static async Task<int> WriteAsync(DaprClient dapr, string store, Chunk chunk, CancellationToken ct)
     {
-        try
+        var updates = chunk.Updates;
+        for (var attempt = 0; ; attempt++)
         {
-            await dapr.ExecuteStateTransactionAsync(store, chunk.Operations, cancellationToken: ct);
-            return 0;
+            try
+            {
+                await dapr.ExecuteStateTransactionAsync(store, [.. updates.SelectMany(u => u.Operations)], cancellationToken: ct);
+                return attempt == 0 ? 0 : chunk.Updates.Count;
+            }
+            catch (DaprException) when (attempt < BatchRetries)
+            {
+            }
+            catch (DaprException)
+            {
+                break;
+            }
+            var (stored, others) = await ReadAsync(dapr, store, [.. updates.Select(u => u.Update)], ct);
+            var changed = false;
+            var next = new List<Planned>(updates.Count);
+            foreach (var planned in updates)
+            {
+                if (planned.StillHolds(stored, others))
+                {
+                    next.Add(planned);
+                    continue;
+                }
+                changed = true;
+                var again = Planned.Of(planned.Update, stored, others);
+                if (again.Operations.Count > 0) next.Add(again);
+            }
+            if (!changed || next.Count == 0)
+            {
+                if (next.Count == 0) return chunk.Updates.Count;
+                updates = next;
+                break;
+            }
+            updates = next;
         }
-        catch (DaprException)
-        {
-            // Which key conflicted is not reported: redo each update of this transaction on its own.
-        }
-        await Task.WhenAll(chunk.Updates.Select(update => UpdateAloneAsync(dapr, store, update, ct)));
+        await Task.WhenAll(updates.Select(planned => UpdateAloneAsync(dapr, store, planned.Update, ct)));
         return chunk.Updates.Count;
     }
 
