@@ -116,13 +116,9 @@ public static class StateBatch
                 var again = Planned.Of(planned.Update, stored, others);
                 if (again.Operations.Count > 0) next.Add(again);
             }
-            if (!changed || next.Count == 0)
-            {
-                if (next.Count == 0) return chunk.Updates.Count;
-                updates = next;
-                break;
-            }
+            if (next.Count == 0) return chunk.Updates.Count; // every change made the rest unnecessary
             updates = next;
+            if (!changed) break; // refused though nothing changed: the store's own trouble, so one by one
         }
         await Task.WhenAll(updates.Select(planned => UpdateAloneAsync(dapr, store, planned.Update, ct)));
         return chunk.Updates.Count;
