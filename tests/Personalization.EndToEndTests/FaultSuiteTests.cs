@@ -255,12 +255,7 @@ public sealed class FaultReport : IDisposable
             text.AppendLine(CultureInfo.InvariantCulture,
                 $"| {r.Fault} | {r.Sent} | {r.Accepted} | {r.Counted} | {Math.Max(0, r.Accepted - r.Counted)} | {Math.Max(0, r.Counted - r.Accepted)} | {r.BackAfter.TotalSeconds:0.0} s | {r.AllCountedAfter.TotalSeconds:0.0} s | {r.Answers} |");
         }
-        var root = AppContext.BaseDirectory;
-        while (root is not null && !File.Exists(Path.Combine(root, "Personalization.sln")))
-        {
-            root = Path.GetDirectoryName(root);
-        }
-        var folder = Path.Combine(root ?? AppContext.BaseDirectory, ".test-results");
+        var folder = RepositoryFiles.PathOf(".test-results");
         Directory.CreateDirectory(folder);
         File.WriteAllText(Path.Combine(folder, "fault-report.md"), text.ToString());
     }

@@ -169,16 +169,9 @@ public sealed class StorefrontBrowserTests(PlatformFixture platform, ITestOutput
 
         public async Task ScreenshotAsync(string name)
         {
-            var folder = Path.Combine(RepositoryRoot(), ".test-results", "screenshots");
+            var folder = RepositoryFiles.PathOf(".test-results", "screenshots");
             Directory.CreateDirectory(folder);
             await Page.ScreenshotAsync(new() { Path = Path.Combine(folder, name + ".png"), FullPage = true });
-        }
-
-        private static string RepositoryRoot()
-        {
-            var folder = new DirectoryInfo(AppContext.BaseDirectory);
-            while (folder is not null && !File.Exists(Path.Combine(folder.FullName, "Personalization.sln"))) folder = folder.Parent;
-            return folder?.FullName ?? Path.GetTempPath();
         }
 
         public async ValueTask DisposeAsync()
