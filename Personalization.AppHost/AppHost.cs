@@ -1,6 +1,7 @@
 using Personalization.AppHost;
 using Personalization.AppHost.Dapr;
 using Personalization.AppHost.Infrastructure;
+using Personalization.AppHost.Publishing;
 using Personalization.AppHost.Supervision;
 
 try
@@ -22,6 +23,7 @@ try
 
         // 2. Services, in the order events flow through them; each a Dapr app with its sidecar.
         var collector = builder.AddService<Projects.Personalization_Collector>("collector")
+            .WithAnnotation(new ScalesOutAnnotation())
             .WithInfrastructure(infra, infra.Redis, infra.RabbitMq)
             .WithEnvironment("Privacy__HashKey", privacyKey)
             .WithDaprSidecar(infra, daprToken);
@@ -52,6 +54,7 @@ try
         var userTokenKey = builder.AddParameter("user-token-key", new GenerateParameterDefault { MinLength = 48, Special = false }, secret: true);
         var keys = builder.AddApiKeys();
         var gateway = builder.AddService<Projects.Personalization_Gateway>("gateway", publicPort: builder.PublicPort("Gateway", 8080))
+            .WithAnnotation(new ScalesOutAnnotation())
             .WithExternalHttpEndpoints()
             .WithApiKeys(keys)
             .WithEnvironment("UserTokens__SigningKey", userTokenKey)
@@ -69,8 +72,19 @@ try
             .WaitFor(gateway);
     }
 
-    builder.Build().Run();
+    var app = builder.Build();
+    if (KubernetesManifests.OutputFolder(builder) is { } output)
+    {
+        await KubernetesManifests.WriteAsync(app, builder.AppHostDirectory, output);
+        return 0;
+    }
+    app.Run();
     return 0;
+}
+catch (UnexpressibleModelException unexpressible)
+{
+    Console.Error.WriteLine($"error: {unexpressible.Message}");
+    return 2;
 }
 catch (InfrastructureUnavailableException unavailable)
 {

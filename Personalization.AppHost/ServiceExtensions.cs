@@ -57,7 +57,7 @@ internal static class ServiceExtensions
         int replicas, Func<IResourceBuilder<ProjectResource>, string, IResourceBuilder<ProjectResource>> configure)
         where TProject : IProjectMetadata, new()
     {
-        var first = configure(builder.AddService<TProject>(name), name);
+        var first = configure(builder.AddService<TProject>(name).WithAnnotation(new Publishing.ScalesOutAnnotation()), name);
         for (var i = 2; i <= replicas; i++)
         {
             configure(builder.AddService<TProject>($"{name}-{i}"), name);

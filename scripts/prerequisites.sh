@@ -1,6 +1,7 @@
 # Sourced by run.sh and test.sh: makes sure the machine has what the platform needs, installing
 # what is missing with apt-get when we are root, else printing the exact command and failing.
-# "ensure_prerequisites browser" (test.sh) also wants Chromium, which the storefront's browser tests drive.
+# "ensure_prerequisites browser" (test.sh) also wants Chromium, which the storefront's browser tests drive, and
+# kubectl, whose kustomize the deployment tests build the manifests with (Debian's kubernetes-client when missing).
 
 ensure_prerequisites() {
   if ! command -v dotnet >/dev/null 2>&1; then
@@ -18,6 +19,7 @@ ensure_prerequisites() {
   command -v npm >/dev/null 2>&1 || missing+=(npm)
   if [ "${1:-}" = browser ]; then
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+    command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
   fi
 
   if [ ${#missing[@]} -eq 0 ]; then
