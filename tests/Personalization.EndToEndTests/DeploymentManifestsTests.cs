@@ -1,4 +1,9 @@
 using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Json.Schema;
+using k8s;
+using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
 namespace Personalization.EndToEndTests;
@@ -6,12 +11,24 @@ namespace Personalization.EndToEndTests;
 /// <summary>
 /// The Kubernetes manifests in <c>deploy/</c>: what the AppHost generates from its model today (no drift), built by
 /// kustomize for every overlay, and within the house policies (pinned images, requests and limits, probes, non-root,
-/// read-only root filesystem, Dapr's annotations, scoped components, no secret value).
+/// read-only root filesystem, Dapr's annotations, scoped components, no secret value), every object valid for its
+/// kind: Kubernetes' own kinds against the API's types (KubernetesClient, strict: an unknown field fails), Dapr's and the
+/// Prometheus Operator's against the JSON Schemas in <c>deploy/schemas</c>.
 /// </summary>
 public sealed class DeploymentManifestsTests
 {
     private static readonly string Deploy = RepositoryFiles.PathOf("deploy");
     private static readonly string[] Kustomizations = ["base", Path.Combine("overlays", "kafka")];
+
+    /// <summary>The JSON Schema of each kind that is not Kubernetes' own.</summary>
+    private static readonly Dictionary<string, string> SchemaFiles = new(StringComparer.Ordinal)
+    {
+        ["Component"] = "dapr-component.schema.json",
+        ["Configuration"] = "dapr-configuration.schema.json",
+        ["Resiliency"] = "dapr-resiliency.schema.json",
+        ["PodMonitor"] = "pod-monitor.schema.json",
+        ["PrometheusRule"] = "prometheus-rule.schema.json",
+    };
 
     [Fact]
     public async Task TheCommittedManifestsAreWhatTheAppHostGeneratesFromItsModel()
@@ -92,6 +109,64 @@ public sealed class DeploymentManifestsTests
         var observability = await BuildAsync(Path.Combine(Deploy, "observability"));
         Assert.Equal(["ConfigMap", "PodMonitor", "PodMonitor", "PrometheusRule"], observability.Select(o => Text(o, "kind")).Order(StringComparer.Ordinal));
     }
+
+    [Fact]
+    public async Task EveryObjectIsValidForItsKind()
+    {
+        var options = new BuildOptions();
+        var schemas = SchemaFiles.ToDictionary(entry => entry.Key,
+            entry => JsonSchema.FromFile(Path.Combine(Deploy, "schemas", entry.Value), options), StringComparer.Ordinal);
+        var checkedKinds = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var folder in Kustomizations.Append("observability"))
+        {
+            foreach (var document in await BuildAsync(Path.Combine(Deploy, folder)))
+            {
+                var kind = Text(document, "kind");
+                var name = $"{folder}: {kind} {Text(document, "metadata", "name")}";
+                checkedKinds.Add(kind);
+                if (IsKubernetesOwn(Text(document, "apiVersion")))
+                {
+                    var text = YamlText(document);
+                    var loaded = Record.Exception(() => KubernetesYaml.LoadAllFromString(text, strict: true));
+                    Assert.True(loaded is null, $"{name} is not a valid {kind}: {loaded?.Message}\n{text}");
+                    continue;
+                }
+                Assert.True(schemas.TryGetValue(kind, out var schema), $"{name}: no schema for {kind} in deploy/schemas");
+                var result = schema!.Evaluate(JsonSerializer.SerializeToElement(Json(document)), new EvaluationOptions { OutputFormat = OutputFormat.List });
+                Assert.True(result.IsValid, $"{name} does not match {SchemaFiles[kind]}: " +
+                    string.Join("; ", (result.Details ?? []).Where(d => d.Errors is { Count: > 0 }).Select(d => $"{d.InstanceLocation}: {string.Join(", ", d.Errors!.Values)}")));
+            }
+        }
+        Assert.Superset(new HashSet<string>(["Deployment", "Service", "Ingress", "NetworkPolicy", "Component", "Resiliency", "PrometheusRule", "PodMonitor"]), checkedKinds);
+    }
+
+    /// <summary>Kubernetes' own API groups: the core group (<c>v1</c>), apps, autoscaling, policy and <c>*.k8s.io</c>.</summary>
+    private static bool IsKubernetesOwn(string apiVersion)
+    {
+        var group = apiVersion.Contains('/', StringComparison.Ordinal) ? apiVersion[..apiVersion.IndexOf('/', StringComparison.Ordinal)] : "";
+        return group is "" or "apps" or "autoscaling" or "policy" || group.EndsWith(".k8s.io", StringComparison.Ordinal);
+    }
+
+    /// <summary>A document as YAML text again.</summary>
+    private static string YamlText(YamlMappingNode document)
+    {
+        using var writer = new StringWriter();
+        new YamlStream(new YamlDocument(document)).Save(writer, assignAnchors: false);
+        return writer.ToString();
+    }
+
+    /// <summary>YAML as JSON: quoted scalars stay strings, plain ones become booleans, numbers or null when they read as such.</summary>
+    private static JsonNode? Json(YamlNode node) => node switch
+    {
+        YamlMappingNode map => new JsonObject(map.Children.Select(c => KeyValuePair.Create(((YamlScalarNode)c.Key).Value!, Json(c.Value)))),
+        YamlSequenceNode sequence => new JsonArray([.. sequence.Children.Select(Json)]),
+        YamlScalarNode { Style: ScalarStyle.SingleQuoted or ScalarStyle.DoubleQuoted or ScalarStyle.Literal or ScalarStyle.Folded } quoted => JsonValue.Create(quoted.Value),
+        YamlScalarNode { Value: "true" or "false" } flag => JsonValue.Create(flag.Value == "true"),
+        YamlScalarNode { Value: "null" or "~" or "" } => null,
+        YamlScalarNode scalar when long.TryParse(scalar.Value, System.Globalization.CultureInfo.InvariantCulture, out var number) => JsonValue.Create(number),
+        YamlScalarNode scalar => JsonValue.Create(scalar.Value),
+        _ => throw new InvalidOperationException($"unexpected YAML node {node.NodeType}"),
+    };
 
     private static async Task<List<YamlMappingNode>> BuildAsync(string folder)
     {
