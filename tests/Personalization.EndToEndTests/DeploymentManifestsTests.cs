@@ -111,6 +111,21 @@ public sealed class DeploymentManifestsTests
     }
 
     [Fact]
+    public async Task EachDeploymentRunsTheImageItsProjectPublishes()
+    {
+        foreach (var deployment in (await BuildAsync(Path.Combine(Deploy, "base"))).Where(o => Text(o, "kind") == "Deployment"))
+        {
+            var name = Text(deployment, "metadata", "name");
+            var project = RepositoryFiles.PathOf("src", "Personalization." + string.Concat(name.Split('-').Select(part => char.ToUpperInvariant(part[0]) + part[1..])));
+            var (code, text) = await RunAsync("dotnet", ["msbuild", project, "-getProperty:ContainerRepository", "-getProperty:ContainerImageTag"]);
+            Assert.True(code == 0, $"dotnet msbuild {project} failed: {text}");
+            var properties = JsonNode.Parse(text)!["Properties"]!;
+            var image = Text((YamlMappingNode)((YamlSequenceNode)Map(deployment, "spec", "template", "spec").Children[new YamlScalarNode("containers")])[0], "image");
+            Assert.Equal($"{properties["ContainerRepository"]}:{properties["ContainerImageTag"]}", image);
+        }
+    }
+
+    [Fact]
     public async Task EveryObjectIsValidForItsKind()
     {
         var options = new BuildOptions();
