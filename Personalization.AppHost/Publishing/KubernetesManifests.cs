@@ -43,7 +43,13 @@ public static partial class KubernetesManifests
     {
         var model = app.Services.GetRequiredService<DistributedApplicationModel>();
         var manifests = await ManifestSet.FromAsync(model, Path.GetFullPath(Path.Combine(appHostDirectory, "..", "components")));
-        foreach (var (folder, files) in new[] { ("base", manifests.Files), (Path.Combine("overlays", "kafka"), ManifestSet.KafkaOverlay()) })
+        var folders = new[]
+        {
+            ("base", manifests.Files),
+            (Path.Combine("overlays", "kafka"), Overlays.Kafka()),
+            (Path.Combine("overlays", "in-cluster-stores"), Overlays.InClusterStores()),
+        };
+        foreach (var (folder, files) in folders)
         {
             var path = Path.Combine(output, folder);
             Directory.CreateDirectory(path);
@@ -146,42 +152,6 @@ public sealed class ManifestSet
         set.Files["secrets-template.yaml"] = [.. secretKeys.Select(s => SecretTemplate(s.Key, s.Value))];
         return set;
     }
-
-    /// <summary>
-    /// The Kafka overlay: the base with its pub/sub component on Kafka (<c>pubsub.kafka</c>; brokers from the infrastructure
-    /// Secret's <c>KAFKA_BROKERS</c>, one consumer group per app id). RabbitMQ, the base's, stays the default.
-    /// </summary>
-    public static Dictionary<string, List<object>> KafkaOverlay() => new(StringComparer.Ordinal)
-    {
-        ["kustomization.yaml"] = [new Dictionary<string, object>
-        {
-            ["apiVersion"] = "kustomize.config.k8s.io/v1beta1",
-            ["kind"] = "Kustomization",
-            // bases and patchesStrategicMerge: what the kustomize inside older kubectl (Debian's) knows; newer ones still take them.
-            ["bases"] = new[] { "../../base" },
-            ["patchesStrategicMerge"] = new[] { "pubsub-kafka.yaml" },
-        }],
-        ["pubsub-kafka.yaml"] = [new Dictionary<string, object>
-        {
-            ["apiVersion"] = "dapr.io/v1alpha1",
-            ["kind"] = "Component",
-            ["metadata"] = new Dictionary<string, object> { ["name"] = "pubsub" },
-            ["spec"] = new Dictionary<string, object>
-            {
-                ["type"] = "pubsub.kafka",
-                ["version"] = "v1",
-                ["metadata"] = new object[]
-                {
-                    new Dictionary<string, object> { ["name"] = "brokers", ["secretKeyRef"] = new Dictionary<string, object> { ["name"] = KubernetesManifests.InfrastructureSecretName, ["key"] = "KAFKA_BROKERS" } },
-                    new Dictionary<string, object> { ["name"] = "authType", ["value"] = "none" },
-                    new Dictionary<string, object> { ["name"] = "consumerGroup", ["value"] = "{appID}" },
-                    new Dictionary<string, object> { ["name"] = "initialOffset", ["value"] = "oldest" },
-                    // A bulk publish part is at most 4 MiB (the sidecar's request limit); Kafka's default message limit is 1 MB.
-                    new Dictionary<string, object> { ["name"] = "maxMessageBytes", ["value"] = "4194304" },
-                },
-            },
-        }],
-    };
 
     private static async Task<List<(string Name, object Value)>> Variables(IResource resource, DistributedApplicationExecutionContext context)
     {

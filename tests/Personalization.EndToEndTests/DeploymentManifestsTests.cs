@@ -18,7 +18,7 @@ namespace Personalization.EndToEndTests;
 public sealed class DeploymentManifestsTests
 {
     private static readonly string Deploy = RepositoryFiles.PathOf("deploy");
-    private static readonly string[] Kustomizations = ["base", Path.Combine("overlays", "kafka")];
+    private static readonly string[] Kustomizations = ["base", Path.Combine("overlays", "kafka"), Path.Combine("overlays", "in-cluster-stores")];
 
     /// <summary>The JSON Schema of each kind that is not Kubernetes' own.</summary>
     private static readonly Dictionary<string, string> SchemaFiles = new(StringComparer.Ordinal)
@@ -73,10 +73,11 @@ public sealed class DeploymentManifestsTests
             }
             Assert.DoesNotContain("Secret", kinds); // secrets are only named; their values are the operator's
 
-            foreach (var deployment in objects.Where(o => Text(o, "kind") == "Deployment"))
+            foreach (var workload in objects.Where(o => Text(o, "kind") is "Deployment" or "StatefulSet"))
             {
-                var name = Text(deployment, "metadata", "name");
-                var pod = Map(deployment, "spec", "template", "spec");
+                var name = Text(workload, "metadata", "name");
+                var isService = Text(workload, "kind") == "Deployment";
+                var pod = Map(workload, "spec", "template", "spec");
                 Assert.True(Text(pod, "securityContext", "runAsNonRoot") == "true", $"{folder}/{name}: not non-root");
                 foreach (var container in ((YamlSequenceNode)pod.Children[new YamlScalarNode("containers")]).Cast<YamlMappingNode>())
                 {
@@ -87,10 +88,12 @@ public sealed class DeploymentManifestsTests
                         Assert.True(Text(container, "resources", part, "cpu") != "" && Text(container, "resources", part, "memory") != "", $"{folder}/{name}: no cpu and memory {part}");
                     }
                     Assert.True(Text(container, "securityContext", "readOnlyRootFilesystem") == "true", $"{folder}/{name}: root filesystem writable");
+                    Assert.True(Map(container, "livenessProbe").Children.Count > 0 && Map(container, "readinessProbe").Children.Count > 0, $"{folder}/{name}: no probes");
+                    if (!isService) continue;
                     Assert.Equal("/alive", Text(container, "livenessProbe", "httpGet", "path"));
                     Assert.Equal("/health", Text(container, "readinessProbe", "httpGet", "path"));
                 }
-                var annotations = Map(deployment, "spec", "template", "metadata", "annotations");
+                var annotations = Map(workload, "spec", "template", "metadata", "annotations");
                 if (Text(annotations, "dapr.io/enabled") == "true")
                 {
                     Assert.Equal(name, Text(annotations, "dapr.io/app-id"));
@@ -103,6 +106,8 @@ public sealed class DeploymentManifestsTests
                 Assert.True(component.Children.ContainsKey(new YamlScalarNode("scopes")), $"{folder}: component {Text(component, "metadata", "name")} has no scopes"));
             Assert.All(objects.Where(o => Text(o, "kind") == "Ingress"), ingress => Assert.True(Map(ingress, "spec").Children.ContainsKey(new YamlScalarNode("tls")), "the Ingress has no TLS"));
         }
+        var stores = await BuildAsync(Path.Combine(Deploy, "overlays", "in-cluster-stores"));
+        Assert.Equal(["postgres", "redis"], stores.Where(o => Text(o, "kind") == "StatefulSet").Select(o => Text(o, "metadata", "name")).Order(StringComparer.Ordinal));
         var kafka = await BuildAsync(Path.Combine(Deploy, "overlays", "kafka"));
         Assert.Equal("pubsub.kafka", Text(kafka.Single(o => Text(o, "kind") == "Component" && Text(o, "metadata", "name") == "pubsub"), "spec", "type"));
 
