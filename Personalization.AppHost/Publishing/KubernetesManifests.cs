@@ -70,6 +70,52 @@ public static partial class KubernetesManifests
             + string.Join("---\n", documents.Select(serializer.Serialize));
     }
 
+    /// <summary>The label every object of a workload carries and is selected by.</summary>
+    public static Dictionary<string, object> Labels(string name) => new() { ["app.kubernetes.io/name"] = name };
+
+    public static Dictionary<string, object> Metadata(string name) => new() { ["name"] = name, ["labels"] = Labels(name) };
+
+    /// <summary>The Service in front of a workload: <paramref name="port"/> to its container port named <paramref name="portName"/>.</summary>
+    public static Dictionary<string, object> Service(string name, int port, string portName) => new()
+    {
+        ["apiVersion"] = "v1",
+        ["kind"] = "Service",
+        ["metadata"] = Metadata(name),
+        ["spec"] = new Dictionary<string, object>
+        {
+            ["selector"] = Labels(name),
+            ["ports"] = new[] { new Dictionary<string, object> { ["name"] = portName, ["port"] = port, ["targetPort"] = portName } },
+        },
+    };
+
+    /// <summary>CPU and memory requested and the limits, as every container of the manifests has them.</summary>
+    public static Dictionary<string, object> Resources(string cpuRequest, string memoryRequest, string cpuLimit, string memoryLimit) => new()
+    {
+        ["requests"] = new Dictionary<string, object> { ["cpu"] = cpuRequest, ["memory"] = memoryRequest },
+        ["limits"] = new Dictionary<string, object> { ["cpu"] = cpuLimit, ["memory"] = memoryLimit },
+    };
+
+    /// <summary>Every container: a read-only root filesystem, no privilege escalation, no capabilities.</summary>
+    public static Dictionary<string, object> ContainerSecurity() => new()
+    {
+        ["readOnlyRootFilesystem"] = true,
+        ["allowPrivilegeEscalation"] = false,
+        ["capabilities"] = new Dictionary<string, object> { ["drop"] = new[] { "ALL" } },
+    };
+
+    /// <summary>Every pod: the image's unprivileged user, never root, the runtime's default seccomp profile; a volume owned by <paramref name="fsGroup"/>.</summary>
+    public static Dictionary<string, object> PodSecurity(int user, int? fsGroup = null)
+    {
+        var security = new Dictionary<string, object>
+        {
+            ["runAsNonRoot"] = true,
+            ["runAsUser"] = user,
+            ["seccompProfile"] = new Dictionary<string, object> { ["type"] = "RuntimeDefault" },
+        };
+        if (fsGroup is { } group) security["fsGroup"] = group;
+        return security;
+    }
+
     [GeneratedRegex("^[A-Z0-9_]+_(HOST|PORT|PASSWORD|URI|USERNAME|JDBCCONNECTIONSTRING|DATABASENAME|HTTP|HTTPS)$")]
     internal static partial Regex ReferencePropertyVariable();
 }
@@ -103,7 +149,7 @@ public sealed class ManifestSet
             var documents = new List<object>
             {
                 Deployment(project.Name, sidecar, environment, scalesOut ? Math.Max(2, replicas) : 1),
-                Service(project.Name),
+                KubernetesManifests.Service(project.Name, 80, "http"),
             };
             if (scalesOut)
             {
@@ -231,9 +277,9 @@ public sealed class ManifestSet
         keys.Add(key);
     }
 
-    private static Dictionary<string, object> Labels(string name) => new() { ["app.kubernetes.io/name"] = name };
+    private static Dictionary<string, object> Labels(string name) => KubernetesManifests.Labels(name);
 
-    private static Dictionary<string, object> Metadata(string name) => new() { ["name"] = name, ["labels"] = Labels(name) };
+    private static Dictionary<string, object> Metadata(string name) => KubernetesManifests.Metadata(name);
 
     private static Dictionary<string, object> Deployment(string name, DaprSidecarResource? sidecar, List<object> environment, int replicas)
     {
@@ -273,7 +319,7 @@ public sealed class ManifestSet
                     ["spec"] = new Dictionary<string, object>
                     {
                         ["automountServiceAccountToken"] = false,
-                        ["securityContext"] = new Dictionary<string, object> { ["runAsNonRoot"] = true, ["runAsUser"] = 1654, ["seccompProfile"] = new Dictionary<string, object> { ["type"] = "RuntimeDefault" } },
+                        ["securityContext"] = KubernetesManifests.PodSecurity(1654),
                         ["containers"] = new[]
                         {
                             new Dictionary<string, object>
@@ -285,17 +331,8 @@ public sealed class ManifestSet
                                 ["startupProbe"] = new Dictionary<string, object>(probe("/alive", 2)) { ["failureThreshold"] = 30 },
                                 ["livenessProbe"] = probe("/alive", 10),
                                 ["readinessProbe"] = probe("/health", 5),
-                                ["resources"] = new Dictionary<string, object>
-                                {
-                                    ["requests"] = new Dictionary<string, object> { ["cpu"] = "100m", ["memory"] = "192Mi" },
-                                    ["limits"] = new Dictionary<string, object> { ["cpu"] = "1", ["memory"] = "512Mi" },
-                                },
-                                ["securityContext"] = new Dictionary<string, object>
-                                {
-                                    ["readOnlyRootFilesystem"] = true,
-                                    ["allowPrivilegeEscalation"] = false,
-                                    ["capabilities"] = new Dictionary<string, object> { ["drop"] = new[] { "ALL" } },
-                                },
+                                ["resources"] = KubernetesManifests.Resources("100m", "192Mi", "1", "512Mi"),
+                                ["securityContext"] = KubernetesManifests.ContainerSecurity(),
                                 ["volumeMounts"] = new[] { new Dictionary<string, object> { ["name"] = "tmp", ["mountPath"] = "/tmp" } },
                             },
                         },
@@ -305,18 +342,6 @@ public sealed class ManifestSet
             },
         };
     }
-
-    private static Dictionary<string, object> Service(string name) => new()
-    {
-        ["apiVersion"] = "v1",
-        ["kind"] = "Service",
-        ["metadata"] = Metadata(name),
-        ["spec"] = new Dictionary<string, object>
-        {
-            ["selector"] = Labels(name),
-            ["ports"] = new[] { new Dictionary<string, object> { ["name"] = "http", ["port"] = 80, ["targetPort"] = "http" } },
-        },
-    };
 
     private static Dictionary<string, object> Autoscaler(string name, int minReplicas) => new()
     {

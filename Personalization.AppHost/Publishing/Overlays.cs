@@ -82,7 +82,7 @@ public static class Overlays
 
     private static List<object> Store(string name, string image, int port, string dataPath, string[] command, object[] environment, string[] scratch)
     {
-        var labels = new Dictionary<string, object> { ["app.kubernetes.io/name"] = name };
+        var labels = KubernetesManifests.Labels(name);
         var mounts = new List<object> { new Dictionary<string, object> { ["name"] = "data", ["mountPath"] = dataPath } };
         var volumes = new List<object>();
         foreach (var (path, i) in scratch.Append("/tmp").Select((p, i) => (p, i)))
@@ -98,17 +98,8 @@ public static class Overlays
             ["env"] = environment,
             ["readinessProbe"] = new Dictionary<string, object> { ["tcpSocket"] = new Dictionary<string, object> { ["port"] = "tcp" }, ["periodSeconds"] = 5 },
             ["livenessProbe"] = new Dictionary<string, object> { ["tcpSocket"] = new Dictionary<string, object> { ["port"] = "tcp" }, ["periodSeconds"] = 20 },
-            ["resources"] = new Dictionary<string, object>
-            {
-                ["requests"] = new Dictionary<string, object> { ["cpu"] = "250m", ["memory"] = "256Mi" },
-                ["limits"] = new Dictionary<string, object> { ["cpu"] = "2", ["memory"] = "1Gi" },
-            },
-            ["securityContext"] = new Dictionary<string, object>
-            {
-                ["readOnlyRootFilesystem"] = true,
-                ["allowPrivilegeEscalation"] = false,
-                ["capabilities"] = new Dictionary<string, object> { ["drop"] = new[] { "ALL" } },
-            },
+            ["resources"] = KubernetesManifests.Resources("250m", "256Mi", "2", "1Gi"),
+            ["securityContext"] = KubernetesManifests.ContainerSecurity(),
             ["volumeMounts"] = mounts,
         };
         if (command.Length > 0) container["args"] = command;
@@ -118,7 +109,7 @@ public static class Overlays
             {
                 ["apiVersion"] = "apps/v1",
                 ["kind"] = "StatefulSet",
-                ["metadata"] = new Dictionary<string, object> { ["name"] = name, ["labels"] = labels },
+                ["metadata"] = KubernetesManifests.Metadata(name),
                 ["spec"] = new Dictionary<string, object>
                 {
                     ["serviceName"] = name,
@@ -131,7 +122,7 @@ public static class Overlays
                         {
                             ["automountServiceAccountToken"] = false,
                             // The images' own unprivileged user (uid 999 in both), owning the volume through fsGroup.
-                            ["securityContext"] = new Dictionary<string, object> { ["runAsNonRoot"] = true, ["runAsUser"] = 999, ["fsGroup"] = 999, ["seccompProfile"] = new Dictionary<string, object> { ["type"] = "RuntimeDefault" } },
+                            ["securityContext"] = KubernetesManifests.PodSecurity(999, fsGroup: 999),
                             ["containers"] = new[] { container },
                             ["volumes"] = volumes,
                         },
@@ -150,17 +141,7 @@ public static class Overlays
                     },
                 },
             },
-            new Dictionary<string, object>
-            {
-                ["apiVersion"] = "v1",
-                ["kind"] = "Service",
-                ["metadata"] = new Dictionary<string, object> { ["name"] = name, ["labels"] = labels },
-                ["spec"] = new Dictionary<string, object>
-                {
-                    ["selector"] = labels,
-                    ["ports"] = new[] { new Dictionary<string, object> { ["name"] = "tcp", ["port"] = port, ["targetPort"] = "tcp" } },
-                },
-            },
+            KubernetesManifests.Service(name, port, "tcp"),
         ];
     }
 }
