@@ -12,9 +12,12 @@ app.UseProblemResponses();
 app.UseRateLimiter();
 // Some Segment SDKs gzip their batches; limits apply to the decompressed JSON.
 app.UseRequestDecompression();
+// WebSocket ingestion (/v1/stream); pings every 30 s keep an idle stream open through proxies (the gateway's drops one quiet for 100 s).
+app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
 app.MapOpenApi();
 app.MapDefaultEndpoints();
 app.MapTrackingApiV1();
+app.MapStreamApiV1();
 app.MapGet("/", () => TypedResults.Ok(new { service = "collector" })).ExcludeFromDescription();
 app.Run();
 

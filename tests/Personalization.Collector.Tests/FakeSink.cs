@@ -1,3 +1,6 @@
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
 using Personalization.Collector.Model;
 using Personalization.Contracts;
 
@@ -6,6 +9,14 @@ namespace Personalization.Collector.Tests;
 /// <summary>An in-memory stand-in for the state store and broker that records the order of calls.</summary>
 internal sealed class FakeSink : IEventSink
 {
+    /// <summary>The collector in memory with this sink as its state store and broker, and <paramref name="settings"/> configured.</summary>
+    public WebApplicationFactory<Program> Collector(params (string Key, string Value)[] settings) =>
+        new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
+        {
+            foreach (var (key, value) in settings) web.UseSetting(key, value);
+            web.ConfigureTestServices(services => services.AddSingleton<IEventSink>(this));
+        });
+
     public HashSet<string> Markers { get; } = [];
     public List<CollectedEvent> Published { get; } = [];
     public List<string> Calls { get; } = [];

@@ -2,9 +2,6 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.AspNetCore.TestHost;
-using Microsoft.Extensions.DependencyInjection;
-using Personalization.Collector.Model;
 
 namespace Personalization.Collector.Tests;
 
@@ -17,11 +14,7 @@ public sealed class OverloadTests : IDisposable
 
     public OverloadTests()
     {
-        _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web => web
-            .UseSetting("Collector:MaxConcurrentRequests", "2")
-            .UseSetting("Collector:MaxQueuedRequests", "1")
-            .UseSetting("Collector:OverloadRetryAfterSeconds", "2")
-            .ConfigureTestServices(services => services.AddSingleton<IEventSink>(_sink)));
+        _factory = _sink.Collector(("Collector:MaxConcurrentRequests", "2"), ("Collector:MaxQueuedRequests", "1"), ("Collector:OverloadRetryAfterSeconds", "2"));
         _client = _factory.CreateClient();
     }
 

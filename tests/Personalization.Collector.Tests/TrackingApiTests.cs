@@ -3,9 +3,6 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.AspNetCore.TestHost;
-using Microsoft.Extensions.DependencyInjection;
-using Personalization.Collector.Model;
 
 namespace Personalization.Collector.Tests;
 
@@ -18,8 +15,7 @@ public sealed class TrackingApiTests : IDisposable
 
     public TrackingApiTests()
     {
-        _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
-            web.ConfigureTestServices(services => services.AddSingleton<IEventSink>(_sink)));
+        _factory = _sink.Collector();
         _client = _factory.CreateClient();
     }
 

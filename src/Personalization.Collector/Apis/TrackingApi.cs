@@ -43,7 +43,7 @@ public static class TrackingApi
         var options = services.Options.Value;
         var limit = type is null ? options.MaxBatchBytes : options.MaxEventBytes;
         var endpointType = type ?? "batch";
-        var info = new RequestInfo(services.Time.GetUtcNow(), SourceOf(context.Request), ClientIpOf(context), SignalsOf(context.Request));
+        var info = InfoOf(context, services.Time)();
 
         if (context.Request.ContentLength is { } declared && declared > limit)
         {
@@ -138,6 +138,13 @@ public static class TrackingApi
             title: problem.Title,
             type: problem.Type,
             extensions: problem.Errors.Count == 0 ? null : new Dictionary<string, object?> { ["errors"] = problem.Errors });
+
+    /// <summary>What the request says beyond its body (source, client address, opt-out signals), with the time it is asked for.</summary>
+    public static Func<RequestInfo> InfoOf(HttpContext context, TimeProvider time)
+    {
+        var (source, ip, signals) = (SourceOf(context.Request), ClientIpOf(context), SignalsOf(context.Request));
+        return () => new RequestInfo(time.GetUtcNow(), source, ip, signals);
+    }
 
     private static string? SourceOf(HttpRequest request) =>
         request.Headers.TryGetValue(SourceHeader, out var values) && !string.IsNullOrWhiteSpace(values.ToString()) ? values.ToString() : null;

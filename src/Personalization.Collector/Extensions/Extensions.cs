@@ -48,6 +48,7 @@ internal static class Extensions
         builder.Services.AddHostedService<HeartbeatPublisher>();
         builder.Services.AddSingleton<IngestionPipeline>();
         builder.Services.AddSingleton<TrackingServices>();
+        builder.Services.AddSingleton<StreamApi.OpenStreams>();
         return builder;
     }
 }

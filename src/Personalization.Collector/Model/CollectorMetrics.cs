@@ -16,6 +16,8 @@ public sealed class CollectorMetrics
     private readonly Counter<long> _duplicates;
     private readonly Counter<long> _suppressed;
     private readonly Histogram<int> _batchSize;
+    private readonly UpDownCounter<long> _streams;
+    private readonly Histogram<double> _ackLatency;
 
     public CollectorMetrics(IMeterFactory meterFactory)
     {
@@ -24,6 +26,8 @@ public sealed class CollectorMetrics
         _rejected = meter.CreateCounter<long>("collector.events.rejected", "{request}", "Requests refused, by reason");
         _duplicates = meter.CreateCounter<long>("collector.events.duplicate", "{event}", "Events dropped because their messageId was seen before");
         _suppressed = meter.CreateCounter<long>("collector.events.suppressed", "{event}", "Events dropped because their user was erased (on the suppression list)");
+        _streams = meter.CreateUpDownCounter<long>("collector.streams.open", "{stream}", "WebSocket ingestion streams open");
+        _ackLatency = meter.CreateHistogram<double>("collector.stream.ack.latency", "ms", "From a stream frame read to its messages acknowledged (the broker holds them)");
         _batchSize = meter.CreateHistogram<int>("collector.batch.size", "{event}", "Events per accepted request");
     }
 
@@ -49,4 +53,11 @@ public sealed class CollectorMetrics
         _rejected.Add(1, new KeyValuePair<string, object?>("event.type", endpointType), new KeyValuePair<string, object?>("reason", reason));
 
     public void BatchSize(int events) => _batchSize.Record(events);
+
+    public void StreamOpened() => _streams.Add(1);
+
+    public void StreamClosed() => _streams.Add(-1);
+
+    /// <summary>From a stream's frame read to its last ack sent.</summary>
+    public void StreamAcknowledged(double milliseconds) => _ackLatency.Record(milliseconds);
 }

@@ -39,6 +39,14 @@ public sealed class CollectorOptions
     [Range(0, 100_000)]
     public int MaxQueuedRequests { get; set; } = 32;
 
+    /// <summary>WebSocket ingestion streams (<c>/v1/stream</c>) one collector holds open; past them a 503 before the upgrade.</summary>
+    [Range(1, 100_000)]
+    public int MaxStreams { get; set; } = 1_000;
+
+    /// <summary>Messages of one stream waiting for their acks; past them the collector stops reading the stream until acks free room.</summary>
+    [Range(1, 100_000)]
+    public int MaxUnackedPerStream { get; set; } = 1_000;
+
     /// <summary>The Retry-After of a request shed because the collector is at its limits.</summary>
     [Range(1, 3600)]
     public int OverloadRetryAfterSeconds { get; set; } = 1;

@@ -88,6 +88,8 @@ public sealed class SegmentIdConverter : JsonConverter<string?>
 [JsonSerializable(typeof(SegmentMessage))]
 [JsonSerializable(typeof(SegmentBatch))]
 [JsonSerializable(typeof(SegmentSuccess))]
+[JsonSerializable(typeof(Apis.StreamAck))]
+[JsonSerializable(typeof(Apis.StreamError))]
 [JsonSerializable(typeof(Contracts.CollectedEvent))]
 [JsonSerializable(typeof(List<Contracts.CollectedEvent>))]
 [JsonSerializable(typeof(Contracts.CollectedEventBatch))]
