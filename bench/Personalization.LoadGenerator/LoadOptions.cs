@@ -70,6 +70,10 @@ public sealed class LoadOptions
 
     /// <summary>Run the serving benchmark (<see cref="ServingBench"/>) instead of the pipeline's phases.</summary>
     public bool Serving { get; private set; }
+
+    /// <summary>Run the WebSocket ingestion benchmark (<see cref="StreamIngestionBench"/>) instead of the pipeline's phases.</summary>
+    public bool WebSocket { get; private set; }
+    public int WebSocketConnections { get; private set; } = 4;
     public int Streams { get; private set; } = 1000;
     public int ServingRate { get; private set; } = 1000;
     public int DecideRate { get; private set; } = 500;
@@ -118,6 +122,10 @@ public sealed class LoadOptions
           --streams N              live streams open during --serving (1000)
           --serving-rate R         events/s for the streamed users during --serving (1000)
           --decide-rate R          POST /v1/decide per second during --serving (500)
+          --websocket              instead of the pipeline's phases: events over /v1/stream (ack latency at
+                                   --serving-rate, then as fast as acks allow) beside POST /v1/batch as fast as
+                                   --concurrency allows; writes bench/reports/websocket-<date>.md/.json
+          --ws-connections N       WebSocket streams during --websocket (4)
           --max-minutes N          hard cap on the whole run (45)
         """;
 
@@ -165,6 +173,8 @@ public sealed class LoadOptions
                 case "--tag": o.Tag = Value(); break;
                 case "--seed": o.Seed = int.Parse(Value(), CultureInfo.InvariantCulture); break;
                 case "--serving": o.Serving = true; break;
+                case "--websocket": o.WebSocket = true; break;
+                case "--ws-connections": o.WebSocketConnections = Positive(name, Value()); break;
                 case "--streams": o.Streams = Positive(name, Value()); break;
                 case "--serving-rate": o.ServingRate = Positive(name, Value()); break;
                 case "--decide-rate": o.DecideRate = Positive(name, Value()); break;

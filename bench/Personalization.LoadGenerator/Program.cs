@@ -70,6 +70,10 @@ if (options.Serving)
 {
     return await new ServingBench(options).RunAsync(options.OutputDirectory ?? ReportDirectory(), ct);
 }
+if (options.WebSocket)
+{
+    return await new StreamIngestionBench(options).RunAsync(options.OutputDirectory ?? ReportDirectory(), ct);
+}
 
 // The system under test: its processes (CPU, memory) and its broker (queue depths), each optional.
 var system = SystemUnderTest.Discover(options.Gateway);
