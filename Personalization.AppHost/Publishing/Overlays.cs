@@ -141,7 +141,7 @@ public static class Overlays
                     },
                 },
             },
-            KubernetesManifests.Service(name, port, "tcp"),
+            KubernetesManifests.Service(name, port, "tcp", headless: true),
         ];
     }
 }

@@ -12,8 +12,9 @@ app.UseProblemResponses();
 app.UseRateLimiter();
 // Some Segment SDKs gzip their batches; limits apply to the decompressed JSON.
 app.UseRequestDecompression();
-// WebSocket ingestion (/v1/stream); pings every 30 s keep an idle stream open through proxies (the gateway's drops one quiet for 100 s).
-app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
+// WebSocket ingestion (/v1/stream): pings every 30 s keep an idle stream open through proxies (the gateway's drops one
+// quiet for 100 s), and a client that answers none within 60 s is dropped, so a dead peer does not hold a stream.
+app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30), KeepAliveTimeout = TimeSpan.FromSeconds(60) });
 app.MapOpenApi();
 app.MapDefaultEndpoints();
 app.MapTrackingApiV1();

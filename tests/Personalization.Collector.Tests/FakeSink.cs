@@ -36,12 +36,12 @@ internal sealed class FakeSink : IEventSink
 
     public Task<MarkersFound> FindMarkersAsync(IReadOnlyList<string> messageIds, IReadOnlyList<string> profileIds, CancellationToken cancellationToken)
     {
-        Calls.Add("find");
+        lock (Calls) Calls.Add("find");
         if (StoreDown)
         {
             throw new EventSinkUnavailableException("state store down");
         }
-        return Task.FromResult(new MarkersFound(messageIds.Where(Markers.Contains).ToHashSet(), profileIds.Where(Suppressed.Contains).ToHashSet()));
+        lock (Markers) return Task.FromResult(new MarkersFound(messageIds.Where(Markers.Contains).ToHashSet(), profileIds.Where(Suppressed.Contains).ToHashSet()));
     }
 
     public async Task<IReadOnlyList<string>> PublishAsync(IReadOnlyList<CollectedEvent> events, CancellationToken cancellationToken)
@@ -73,13 +73,13 @@ internal sealed class FakeSink : IEventSink
 
     public Task MarkSeenAsync(IReadOnlyList<string> messageIds, DateTimeOffset receivedAt, TimeSpan ttl, CancellationToken cancellationToken)
     {
-        Calls.Add("mark");
+        lock (Calls) Calls.Add("mark");
         if (MarkerWritesFail)
         {
             throw new EventSinkUnavailableException("state store down");
         }
         LastTtl = ttl;
-        Markers.UnionWith(messageIds);
+        lock (Markers) Markers.UnionWith(messageIds);
         return Task.CompletedTask;
     }
 }

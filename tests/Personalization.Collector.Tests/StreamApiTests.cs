@@ -140,7 +140,9 @@ public sealed class StreamApiTests : IDisposable
         using var response = await client.GetAsync("/v1/stream");
         Assert.Equal(System.Net.HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        Assert.Contains("websocket-required", await response.Content.ReadAsStringAsync());
+        using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal("urn:personalization:problem:websocket-required", problem.RootElement.GetProperty("type").GetString());
+        Assert.Equal("Upgrade", problem.RootElement.GetProperty("errors")[0].GetProperty("field").GetString());
     }
 
     private static async Task WaitUntil(Func<bool> condition)

@@ -98,7 +98,7 @@ public sealed partial class OperationsTests(PlatformFixture platform)
         {
             var served = await ScrapeEverythingAsync();
             // rabbitmq_* is the broker's own plugin's, not ours.
-            missing = [.. asked.Where(name => !name.StartsWith("rabbitmq_", StringComparison.Ordinal) && !served.Contains($"\n{name}{{", StringComparison.Ordinal))];
+            missing = [.. asked.Where(name => !name.StartsWith("rabbitmq_", StringComparison.Ordinal) && !served.Contains($"\n{name}{{", StringComparison.Ordinal) && !served.Contains($"\n{name} ", StringComparison.Ordinal))];
             if (missing.Count == 0) break;
             await Task.Delay(1000);
         } while (DateTime.UtcNow < deadline);

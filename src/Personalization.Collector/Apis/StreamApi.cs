@@ -50,7 +50,9 @@ public static class StreamApi
         {
             await TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Not a WebSocket request",
                 type: "urn:personalization:problem:websocket-required",
-                detail: $"{Path} takes a WebSocket connection (Upgrade: websocket); send single events to POST /v1/batch instead.").ExecuteAsync(context);
+                detail: $"{Path} takes a WebSocket connection (Upgrade: websocket); send single events to POST /v1/batch instead.",
+                extensions: new Dictionary<string, object?> { ["errors"] = new[] { new FieldError("Upgrade", "must be websocket, with Connection: Upgrade") } })
+                .ExecuteAsync(context);
             return;
         }
         if (!open.TryOpen(options.MaxStreams))
@@ -80,28 +82,49 @@ public static class StreamApi
 
     private sealed class Connection(WebSocket socket, TrackingServices services, Func<RequestInfo> info)
     {
+        /// <summary>Frames of one stream being ingested at once, at most: a stream's share of the sidecar stays small.</summary>
+        private const int MaxFramesInFlight = 8;
+
+        /// <summary>A frame is first received into this much; only a larger one borrows a buffer of the frame limit, for as long as it is read.</summary>
+        private const int SmallFrameBytes = 16 * 1024;
+
         private readonly CollectorOptions _options = services.Options.Value;
-        private readonly Channel<InFlight> _inFlight = Channel.CreateBounded<InFlight>(new BoundedChannelOptions(256) { SingleReader = true, SingleWriter = true });
-        private readonly SemaphoreSlim _acknowledged = new(0);
+        private readonly Channel<InFlight> _inFlight = Channel.CreateBounded<InFlight>(new BoundedChannelOptions(MaxFramesInFlight) { SingleReader = true, SingleWriter = true });
+        private readonly SemaphoreSlim _acknowledged = new(0, 1);
+        private readonly byte[] _small = new byte[SmallFrameBytes];
         private int _unacked;
 
-        public async Task RunAsync(CancellationToken ct)
+        public async Task RunAsync(CancellationToken aborted)
         {
-            var acks = AcknowledgeAsync(ct);
+            // Either loop ending for good (the client gone, a failure) stops the other: nothing waits on a loop that is gone.
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+            var acks = AcknowledgeAsync(stop);
             WebSocketCloseStatus? close = null;
             string? reason = null;
             try
             {
-                (close, reason) = await ReadAsync(ct);
+                (close, reason) = await ReadAsync(stop.Token);
+            }
+            catch (OperationCanceledException)
+            {
             }
             finally
             {
                 _inFlight.Writer.TryComplete();
+                await acks;
             }
-            await acks;
             if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
             {
-                await socket.CloseAsync(close ?? WebSocketCloseStatus.NormalClosure, reason ?? "", ct);
+                // Our close frame, without waiting for the client's: a client that stopped reading cannot hold the stream.
+                using var closing = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                try
+                {
+                    await socket.CloseOutputAsync(close ?? WebSocketCloseStatus.NormalClosure, reason ?? "", closing.Token);
+                }
+                catch (Exception e) when (e is WebSocketException or OperationCanceledException)
+                {
+                    socket.Abort();
+                }
             }
         }
 
@@ -109,53 +132,67 @@ public static class StreamApi
         private async Task<(WebSocketCloseStatus?, string?)> ReadAsync(CancellationToken ct)
         {
             var limit = _options.MaxBatchBytes;
-            var buffer = ArrayPool<byte>.Shared.Rent(limit + 1);
             try
             {
                 while (true)
                 {
-                    // Back-pressure: with the window full, nothing more is read until acks free it.
+                    // Back-pressure: with the window full, nothing more is read until acks free it (a frame may pass it by its own size).
                     while (Volatile.Read(ref _unacked) >= _options.MaxUnackedPerStream) await _acknowledged.WaitAsync(ct);
 
-                    var length = 0;
-                    ValueWebSocketReceiveResult received;
-                    // One byte past the limit is enough to know a frame is too large.
-                    do
-                    {
-                        if (length > limit) return TooLarge(limit);
-                        received = await socket.ReceiveAsync(buffer.AsMemory(length, limit + 1 - length), ct);
-                        length += received.Count;
-                    }
-                    while (!received.EndOfMessage && received.MessageType != WebSocketMessageType.Close);
-
+                    var received = await socket.ReceiveAsync(_small.AsMemory(), ct);
                     if (received.MessageType == WebSocketMessageType.Close) return (null, null);
-                    if (length > limit) return TooLarge(limit);
-                    var started = Stopwatch.GetTimestamp();
-                    if (received.MessageType == WebSocketMessageType.Binary)
+                    byte[]? large = null;
+                    var length = received.Count;
+                    try
                     {
-                        await QueueAsync(new InFlight(null, [], NotText, started), ct);
-                        continue;
+                        if (!received.EndOfMessage)
+                        {
+                            large = ArrayPool<byte>.Shared.Rent(limit + 1);
+                            _small.AsSpan(0, length).CopyTo(large);
+                            // One byte past the limit is enough to know a frame is too large.
+                            do
+                            {
+                                if (length > limit) return TooLarge(limit);
+                                received = await socket.ReceiveAsync(large.AsMemory(length, limit + 1 - length), ct);
+                                length += received.Count;
+                            }
+                            while (!received.EndOfMessage && received.MessageType != WebSocketMessageType.Close);
+                            if (received.MessageType == WebSocketMessageType.Close) return (null, null);
+                        }
+                        if (length > limit) return TooLarge(limit);
+                        await TakeAsync((large ?? _small).AsMemory(0, length), received.MessageType, ct);
                     }
-                    var read = Read(buffer.AsMemory(0, length));
-                    if (read.Problem is { } problem)
+                    finally
                     {
-                        services.Metrics.Rejected(EndpointType, problem.Reason);
-                        await QueueAsync(new InFlight(null, [], problem, started), ct);
-                        continue;
+                        if (large is not null) ArrayPool<byte>.Shared.Return(large);
                     }
-                    var ids = read.Events.Select(e => e.MessageId).ToList();
-                    Interlocked.Add(ref _unacked, ids.Count);
-                    await QueueAsync(new InFlight(services.Pipeline.IngestAsync(read.Events, ct), ids, null, started), ct);
                 }
             }
             catch (WebSocketException)
             {
                 return (null, null); // the client went away without a close handshake: nothing more to answer
             }
-            finally
+        }
+
+        /// <summary>A whole frame: refused at once, or its events on their way to the broker (the bytes are not needed after reading).</summary>
+        private async Task TakeAsync(ReadOnlyMemory<byte> frame, WebSocketMessageType type, CancellationToken ct)
+        {
+            var started = Stopwatch.GetTimestamp();
+            if (type == WebSocketMessageType.Binary)
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                await QueueAsync(new InFlight(null, [], NotText, started), ct);
+                return;
             }
+            var read = Read(frame);
+            if (read.Problem is { } problem)
+            {
+                services.Metrics.Rejected(EndpointType, problem.Reason);
+                await QueueAsync(new InFlight(null, [], problem, started), ct);
+                return;
+            }
+            var ids = read.Events.Select(e => e.MessageId).ToList();
+            Interlocked.Add(ref _unacked, ids.Count);
+            await QueueAsync(new InFlight(services.Pipeline.IngestAsync(read.Events, ct), ids, null, started), ct);
         }
 
         private ValueTask QueueAsync(InFlight frame, CancellationToken ct) => _inFlight.Writer.WriteAsync(frame, ct);
@@ -205,14 +242,15 @@ public static class StreamApi
         }
 
         /// <summary>Sends, in the order frames came, an ack per accepted message or the frame's error.</summary>
-        private async Task AcknowledgeAsync(CancellationToken ct)
+        private async Task AcknowledgeAsync(CancellationTokenSource stop)
         {
+            var ct = stop.Token;
             try
             {
                 await foreach (var frame in _inFlight.Reader.ReadAllAsync(ct))
                 {
-                    var outcome = frame.Ingestion is null ? null : await frame.Ingestion;
-                    if ((frame.Refused ?? outcome?.Problem) is { } problem)
+                    var problem = frame.Refused ?? await OutcomeOf(frame);
+                    if (problem is not null)
                     {
                         await SendAsync(ErrorFrame(problem, frame.MessageIds), ct);
                     }
@@ -224,13 +262,35 @@ public static class StreamApi
                     if (frame.MessageIds.Count > 0)
                     {
                         Interlocked.Add(ref _unacked, -frame.MessageIds.Count);
-                        _acknowledged.Release();
+                        // One signal is enough: the reader checks the window again whenever it wakes.
+                        if (_acknowledged.CurrentCount == 0) _acknowledged.Release();
                     }
                 }
             }
-            catch (Exception e) when (e is WebSocketException or OperationCanceledException)
+            catch (Exception e) when (e is WebSocketException or OperationCanceledException or ObjectDisposedException)
             {
                 // The connection is gone; what was not acknowledged is the client's to send again.
+            }
+            finally
+            {
+                await stop.CancelAsync(); // the reader stops too, even while it waits for room in the window
+            }
+        }
+
+        /// <summary>A frame's ingestion: null when the broker holds its messages, else why not (an unexpected failure is a 503 to resend).</summary>
+        private async Task<RequestProblem?> OutcomeOf(InFlight frame)
+        {
+            try
+            {
+                var outcome = await frame.Ingestion!;
+                if (outcome.Problem is { } problem) services.Metrics.Rejected(EndpointType, problem.Reason);
+                return outcome.Problem;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                services.Logger.LogWarning(e, "A stream frame of {Messages} messages could not be ingested", frame.MessageIds.Count);
+                services.Metrics.Rejected(EndpointType, "unavailable");
+                return new RequestProblem(ProblemKind.Unavailable, "Events could not be queued", "The frame could not be queued; send its messages again.", []);
             }
         }
 
