@@ -115,6 +115,64 @@ public sealed class ImportTests(PlatformFixture platform)
     }
 
     [Fact]
+    public async Task AnImportCutOffByACollectorCrashIsResumedWhenItRestartsAndEveryRowCountsOnce()
+    {
+        const int users = 40, perUser = 500;
+        var ids = Enumerable.Range(0, users).Select(i => Events.NewUser($"import-crash-{i}")).ToArray();
+        var csv = new StringBuilder("userId,event,timestamp\n");
+        var start = new DateTimeOffset(2026, 6, 1, 0, 0, 0, TimeSpan.Zero);
+        for (var row = 0; row < users * perUser; row++)
+        {
+            csv.Append(ids[row % users]).Append(",Imported,").Append(start.AddSeconds(row).ToString("yyyy-MM-ddTHH:mm:ssZ")).Append('\n');
+        }
+        using var gateway = new GatewayClient(platform.App);
+        using var response = await gateway.SendAsync(ImportRequest(Encoding.UTF8.GetBytes(csv.ToString()), "text/csv", gzip: true));
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var location = response.Headers.Location!.ToString();
+
+        // Killed (SIGKILL) while it imports: the upload stays in the spool folder, the record says "running".
+        await WaitForAsync(gateway, location, job => job["rowsRead"]!.GetValue<long>() >= 1_000);
+        var before = ResourceProcesses.Of(platform.App, "collector");
+        ResourceProcesses.Kill(before, "collector");
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2)))
+        {
+            await platform.App.ResourceNotifications.WaitForResourceAsync("collector",
+                e => e.Snapshot.State?.Text == Aspire.Hosting.ApplicationModel.KnownResourceStates.Running
+                    && ResourceProcesses.PidOf(e.Snapshot) is { } pid && pid != before.Reported, timeout.Token);
+            await platform.App.ResourceNotifications.WaitForResourceHealthyAsync("collector", timeout.Token);
+        }
+
+        var done = await WaitForAsync(gateway, location, job => job["status"]!.GetValue<string>() is "completed" or "failed");
+        Assert.Equal("completed", done["status"]!.GetValue<string>());
+        Assert.Equal(users * perUser, done["rowsRead"]!.GetValue<long>());
+        Assert.Equal(users * perUser, done["rowsAccepted"]!.GetValue<long>() + done["rowsDuplicate"]!.GetValue<long>());
+        Assert.True(done["rowsDuplicate"]!.GetValue<long>() > 0, "the resumed import should find the rows accepted before the crash");
+        foreach (var id in ids)
+        {
+            await gateway.WaitForProfileAsync(id, p => p.Count("Imported") >= perUser, TimeSpan.FromSeconds(120));
+        }
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        foreach (var id in ids) Assert.Equal(perUser, (await gateway.GetProfileAsync(id))!.Count("Imported"));
+    }
+
+    private static async Task<JsonObject> WaitForAsync(GatewayClient gateway, string location, Func<JsonObject, bool> done)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
+        while (true)
+        {
+            using var response = await gateway.SendAsync(GatewayClient.Request(HttpMethod.Get, location, GatewayClient.AdminKey));
+            if (response.StatusCode == HttpStatusCode.OK)
+            {
+                var job = JsonNode.Parse(await response.Content.ReadAsStringAsync())!.AsObject();
+                if (done(job)) return job;
+                Assert.True(DateTime.UtcNow < deadline, $"the import never reached the expected state: {job.ToJsonString()}");
+            }
+            Assert.True(DateTime.UtcNow < deadline, $"the import could not be read: {(int)response.StatusCode}");
+            await Task.Delay(200);
+        }
+    }
+
+    [Fact]
     public async Task BadImportsAreRefusedWithTheFieldAndNothingStarts()
     {
         using var gateway = new GatewayClient(platform.App);
