@@ -64,6 +64,7 @@ public sealed class ImportTests(PlatformFixture platform)
 
         var first = await ImportAsync(gateway, ImportRequest(Encoding.UTF8.GetBytes(csv), "text/csv"));
         Assert.Equal("completed", first["status"]!.GetValue<string>());
+        Assert.Equal("csv", first["format"]!.GetValue<string>());
         Assert.Equal(7, first["rowsRead"]!.GetValue<long>());
         Assert.Equal(4, first["rowsAccepted"]!.GetValue<long>());
         Assert.Equal(3, first["rowsRejected"]!.GetValue<long>());

@@ -6,6 +6,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using CsvHelper;
 using Personalization.Contracts;
@@ -13,9 +14,12 @@ using Personalization.Contracts;
 namespace Personalization.Collector.Model;
 
 /// <summary>The body formats <c>POST /v1/imports</c> takes.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<ImportFormat>))]
 public enum ImportFormat
 {
+    [JsonStringEnumMemberName("csv")]
     Csv,
+    [JsonStringEnumMemberName("ndjson")]
     Ndjson,
 }
 
