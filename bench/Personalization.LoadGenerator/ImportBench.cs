@@ -12,7 +12,7 @@ namespace Personalization.LoadGenerator;
 
 /// <summary>
 /// <c>--import</c>: a bulk import of <c>--import-rows</c> rows (a gzipped CSV: a fifth CRM records, the rest historical
-/// orders and product views of <c>--users</c> users) through <c>POST /v1/imports</c>, beside live traffic at the first
+/// orders and product views, one user per ten rows) through <c>POST /v1/imports</c>, beside live traffic at the first
 /// <c>--rates</c> rate. The live traffic's freshness is measured alone first, then while the import runs (same run,
 /// same rate); the import's rows/s is rows read over the time from its start to its end, as its own record says.
 /// Writes bench/reports/import-&lt;date&gt;.md/.json.
@@ -60,35 +60,41 @@ public sealed class ImportBench(LoadOptions options, GatewayClients http, PhaseR
         }
     }
 
-    /// <summary>A fifth identify rows (CRM records: email, plan, city), the rest track rows over the last 90 days.</summary>
+    /// <summary>
+    /// A fifth identify rows (CRM records: email, plan, city, updatedAt), the rest orders and product views over the last
+    /// 90 days, of one user per ten rows; every row different (a row's own second in the 90 days), so none is a duplicate.
+    /// </summary>
     private async Task<(long Raw, long Gzip)> WriteFileAsync(string path, string prefix)
     {
         var random = new Random(options.Seed);
+        var users = Math.Max(1, options.ImportRows / 10);
         var origin = DateTimeOffset.UtcNow.AddDays(-90);
+        var spacing = 90.0 * 86_400 / options.ImportRows;
         string[] plans = ["free", "pro", "team"], cities = ["Berlin", "Lisbon", "Austin", "Osaka"], events = ["Order Completed", "Product Viewed", "Product Viewed"];
         long raw = 0;
         await using (var file = File.Create(path))
         await using (var gzip = new GZipStream(file, CompressionLevel.Fastest))
         await using (var writer = new StreamWriter(gzip, new UTF8Encoding(false), 1 << 16))
         {
-            var header = "type,userId,event,timestamp,email,plan,city,properties.revenue,properties.sku";
+            var header = "type,userId,event,timestamp,email,plan,city,updatedAt,properties.revenue,properties.sku";
             await writer.WriteLineAsync(header);
             raw += header.Length + 1;
             var line = new StringBuilder();
             for (var row = 0; row < options.ImportRows; row++)
             {
-                var user = $"imp{prefix}-u{random.Next(options.Users):D6}";
+                var at = origin.AddSeconds(row * spacing).ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
                 line.Clear();
                 if (row % 5 == 0)
                 {
+                    var user = $"imp{prefix}-u{row / 5 % users:D7}";
                     line.Append("identify,").Append(user).Append(",,,").Append(user).Append("@example.com,")
-                        .Append(plans[random.Next(plans.Length)]).Append(',').Append(cities[random.Next(cities.Length)]).Append(",,");
+                        .Append(plans[random.Next(plans.Length)]).Append(',').Append(cities[random.Next(cities.Length)]).Append(',').Append(at).Append(",,");
                 }
                 else
                 {
                     var name = events[random.Next(events.Length)];
-                    var at = origin.AddSeconds(random.Next(90 * 86_400)).ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
-                    line.Append("track,").Append(user).Append(',').Append(name).Append(',').Append(at).Append(",,,,")
+                    line.Append("track,imp").Append(prefix).Append("-u").Append(random.Next(users).ToString("D7", CultureInfo.InvariantCulture))
+                        .Append(',').Append(name).Append(',').Append(at).Append(",,,,,")
                         .Append(name == "Order Completed" ? (random.Next(500, 20_000) / 100.0).ToString(CultureInfo.InvariantCulture) : "")
                         .Append(",sku-").Append(random.Next(5_000));
                 }

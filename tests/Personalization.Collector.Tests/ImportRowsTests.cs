@@ -146,26 +146,42 @@ public sealed class ImportRowsTests
     }
 
     [Fact]
-    public void TheThrottleHalvesWhenLiveTrafficIsLateAndGrowsBackWithinItsBounds()
+    public void TheThrottleHalvesWhenLiveTrafficIsLateAndGrowsBackWithinItsBoundsWhileInUse()
     {
         var options = new ImportOptions { MinRowsPerSecond = 100, MaxRowsPerSecond = 2_000, TargetFreshness = TimeSpan.FromMilliseconds(500) };
         var throttle = new ImportThrottle(options, new FakeTimeProvider());
         Assert.Equal(100, throttle.RowsPerSecond);
 
-        Gen.Int[0, 2_000].Array[1, 50].Sample(lags =>
+        Gen.Int[0, 2_000].Select(Gen.Bool).Array[1, 50].Sample(steps =>
         {
-            var before = throttle.RowsPerSecond;
-            foreach (var lag in lags)
+            foreach (var (lag, used) in steps)
             {
-                before = throttle.RowsPerSecond;
+                if (used) throttle.Reserve(1);
+                var before = throttle.RowsPerSecond;
                 throttle.Observe(TimeSpan.FromMilliseconds(lag));
                 var after = throttle.RowsPerSecond;
                 Assert.InRange(after, 100, 2_000);
                 if (lag > 500) Assert.Equal(Math.Max(100, before / 2), after);
-                else if (lag < 250) Assert.Equal(Math.Min(2_000, before + 100), after);
+                else if (lag < 250 && used) Assert.Equal(Math.Min(2_000, before + Math.Max(100, before / 10)), after);
                 else Assert.Equal(before, after);
             }
         });
+    }
+
+    [Fact]
+    public void AnIdleThrottleDoesNotGrowAndEveryImportStartsSlow()
+    {
+        var throttle = new ImportThrottle(new ImportOptions { MinRowsPerSecond = 100, MaxRowsPerSecond = 2_000 }, new FakeTimeProvider());
+        for (var i = 0; i < 10; i++) throttle.Observe(TimeSpan.Zero);
+        Assert.Equal(100, throttle.RowsPerSecond);
+        for (var i = 0; i < 10; i++)
+        {
+            throttle.Reserve(1);
+            throttle.Observe(TimeSpan.Zero);
+        }
+        Assert.True(throttle.RowsPerSecond > 1_000);
+        throttle.Start();
+        Assert.Equal(100, throttle.RowsPerSecond);
     }
 
     [Fact]

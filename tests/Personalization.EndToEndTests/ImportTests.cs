@@ -118,7 +118,7 @@ public sealed class ImportTests(PlatformFixture platform)
     [Fact]
     public async Task AnImportCutOffByACollectorCrashIsResumedWhenItRestartsAndEveryRowCountsOnce()
     {
-        const int users = 40, perUser = 500;
+        const int users = 40, perUser = 250;
         var ids = Enumerable.Range(0, users).Select(i => Events.NewUser($"import-crash-{i}")).ToArray();
         var csv = new StringBuilder("userId,event,timestamp\n");
         var start = new DateTimeOffset(2026, 6, 1, 0, 0, 0, TimeSpan.Zero);

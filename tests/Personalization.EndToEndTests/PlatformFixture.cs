@@ -34,7 +34,9 @@ public sealed class PlatformFixture : IAsyncLifetime
     {
         Prerequisites.EnsureLocalServersInstalled();
         App = await StartAsync(DataDirectory, scope: null, waitFor: [.. Servers, .. Services, .. ConsumingServices.Select(s => $"{s}-{Replicas}")],
-            $"Services:Replicas={Replicas}", $"Aggregation:EvaluationInterval={EvaluationInterval}");
+            $"Services:Replicas={Replicas}", $"Aggregation:EvaluationInterval={EvaluationInterval}",
+            // Imports start at 1,000 rows/s instead of 100 (the throttle's slow start), so the import tests take seconds.
+            "Collector:Imports:MinRowsPerSecond=1000");
     }
 
     public async Task DisposeAsync()

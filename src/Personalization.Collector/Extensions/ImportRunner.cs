@@ -134,6 +134,7 @@ public sealed partial class ImportRunner(
         await jobs.SaveAsync(job, ct);
         using var activity = CollectorMetrics.ActivitySource.StartActivity("collector.import");
         activity?.SetTag("import.id", id);
+        throttle.Start();
         var run = new Run(this, job);
         try
         {

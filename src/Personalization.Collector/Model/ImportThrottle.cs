@@ -3,8 +3,12 @@ namespace Personalization.Collector.Model;
 /// <summary>
 /// The pace of imports, shared by every import of a collector. It adapts to how late live traffic is — the pipeline
 /// heartbeat's latency, a few seconds old at most — as TCP adapts to loss: halve the rate when the heartbeat is later than
-/// <see cref="ImportOptions.TargetFreshness"/>, add a twentieth of the maximum when it is within half of it. Imports so
-/// take the capacity live events leave, and give it back within a heartbeat or two when live traffic grows.
+/// <see cref="ImportOptions.TargetFreshness"/>, grow it by a tenth (at least <see cref="ImportOptions.MinRowsPerSecond"/>)
+/// when it is within half of it. Growth is gentle because the signal is late (a heartbeat every few seconds, and a backlog
+/// shows only once the heartbeat has waited behind it): a step of a tenth overshoots the pipeline's capacity by little.
+/// It grows only while rows go at it, and every import starts slow, at <see cref="ImportOptions.MinRowsPerSecond"/>: a rate
+/// grown on an idle pipeline says nothing of what the pipeline takes.
+/// Imports so take the capacity live events leave, and give it back within a heartbeat or two when live traffic grows.
 /// Written by hand: the rate limiters of System.Threading.RateLimiting have a fixed rate.
 /// </summary>
 public sealed class ImportThrottle
@@ -14,6 +18,7 @@ public sealed class ImportThrottle
     private readonly Lock _lock = new();
     private double _rate;
     private long _nextFree;
+    private bool _used;
 
     public ImportThrottle(ImportOptions options, TimeProvider time)
     {
@@ -32,14 +37,22 @@ public sealed class ImportThrottle
         }
     }
 
-    /// <summary>Takes in how late live traffic is now (null: unknown, the rate stays).</summary>
+    /// <summary>An import starts: slowly, whatever the rate was.</summary>
+    public void Start()
+    {
+        if (!Adaptive) return;
+        lock (_lock) (_rate, _used) = (_options.MinRowsPerSecond, false);
+    }
+
+    /// <summary>Takes in how late live traffic is now (null: unknown, the rate stays); grows only if rows went since the last time.</summary>
     public void Observe(TimeSpan? lag)
     {
         if (!Adaptive || lag is not { } late) return;
         lock (_lock)
         {
             if (late > _options.TargetFreshness) _rate = Math.Max(_options.MinRowsPerSecond, _rate / 2);
-            else if (late < _options.TargetFreshness / 2) _rate = Math.Min(_options.MaxRowsPerSecond, _rate + _options.MaxRowsPerSecond / 20.0);
+            else if (late < _options.TargetFreshness / 2 && _used) _rate = Math.Min(_options.MaxRowsPerSecond, _rate + Math.Max(_options.MinRowsPerSecond, _rate / 10));
+            _used = false;
         }
     }
 
@@ -48,6 +61,7 @@ public sealed class ImportThrottle
     {
         lock (_lock)
         {
+            _used = true;
             var now = _time.GetTimestamp();
             var start = Math.Max(now, _nextFree);
             _nextFree = start + (long)(rows / _rate * _time.TimestampFrequency);
