@@ -68,10 +68,10 @@ public sealed class ConsentLedger(NpgsqlDataSource dataSource)
             plan_id         text        NOT NULL,
             plan_version    integer     NOT NULL,
             mode            text        NOT NULL,
-            violations      jsonb       NOT NULL,
+            violations      text        NOT NULL,
             quarantined_at  timestamptz NOT NULL,
             profile_ids     text[]      NOT NULL,
-            event           jsonb       NOT NULL
+            event           text        NOT NULL
         );
         CREATE INDEX IF NOT EXISTS quarantined_events_profiles ON quarantined_events USING gin (profile_ids);
         CREATE INDEX IF NOT EXISTS quarantined_events_name ON quarantined_events (event_name, id);

@@ -18,6 +18,8 @@ public sealed record QuarantinedEntry(
 /// <summary>
 /// The events that broke their tracking plan, kept in PostgreSQL (<c>quarantined_events</c>), once per message id (a
 /// redelivered quarantine message adds nothing), with whose they are (user and anonymous id, so erasure finds them).
+/// The event and its violations are kept as JSON text, not jsonb: an event may carry <c>\u0000</c> in a string, which
+/// jsonb refuses; in the plain text columns a NUL (which PostgreSQL text cannot hold) becomes U+FFFD.
 /// </summary>
 public sealed class QuarantinedEvents(NpgsqlDataSource dataSource, ConsentLedger ledger)
 {
@@ -35,19 +37,19 @@ public sealed class QuarantinedEvents(NpgsqlDataSource dataSource, ConsentLedger
                 INSERT INTO quarantined_events (message_id, event_type, event_name, plan_id, plan_version, mode, violations, quarantined_at, profile_ids, event)
                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (message_id) DO NOTHING
                 """);
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = e.MessageId });
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = e.Type });
-            command.Parameters.Add(new NpgsqlParameter { Value = (object?)NameOf(e) ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Text(e.MessageId)! });
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Text(e.Type)! });
+            command.Parameters.Add(new NpgsqlParameter { Value = (object?)Text(NameOf(e)) ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
             command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = quarantined.PlanId });
             command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = quarantined.PlanVersion });
             command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = quarantined.Mode });
             command.Parameters.Add(new NpgsqlParameter
             {
-                Value = JsonSerializer.Serialize(quarantined.Violations, ConsentJsonContext.Default.IReadOnlyListPlanViolation), NpgsqlDbType = NpgsqlDbType.Jsonb,
+                Value = JsonSerializer.Serialize(quarantined.Violations, ConsentJsonContext.Default.IReadOnlyListPlanViolation), NpgsqlDbType = NpgsqlDbType.Text,
             });
             command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = quarantined.QuarantinedAt });
             command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = ProfileIds(e) });
-            command.Parameters.Add(new NpgsqlParameter { Value = JsonSerializer.Serialize(e, ContractsJsonContext.Default.CollectedEvent), NpgsqlDbType = NpgsqlDbType.Jsonb });
+            command.Parameters.Add(new NpgsqlParameter { Value = JsonSerializer.Serialize(e, ContractsJsonContext.Default.CollectedEvent), NpgsqlDbType = NpgsqlDbType.Text });
             batch.BatchCommands.Add(command);
         }
         await batch.ExecuteNonQueryAsync(ct);
@@ -64,11 +66,11 @@ public sealed class QuarantinedEvents(NpgsqlDataSource dataSource, ConsentLedger
     {
         await ledger.EnsureSchemaAsync(ct);
         await using var command = dataSource.CreateCommand($"""
-            SELECT {Columns}, {(withData ? "event::text" : "NULL")} FROM quarantined_events
+            SELECT {Columns}, {(withData ? "event" : "NULL")} FROM quarantined_events
             WHERE id > $1 AND ($2::text IS NULL OR event_name = $2) ORDER BY id LIMIT $3
             """);
         command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = afterId });
-        command.Parameters.Add(new NpgsqlParameter { Value = (object?)eventName ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)Text(eventName) ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
         return await ReadAsync(command, ct);
     }
@@ -76,7 +78,7 @@ public sealed class QuarantinedEvents(NpgsqlDataSource dataSource, ConsentLedger
     public async Task<QuarantinedEntry?> GetAsync(long id, CancellationToken ct)
     {
         await ledger.EnsureSchemaAsync(ct);
-        await using var command = dataSource.CreateCommand($"SELECT {Columns}, event::text FROM quarantined_events WHERE id = $1");
+        await using var command = dataSource.CreateCommand($"SELECT {Columns}, event FROM quarantined_events WHERE id = $1");
         command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = id });
         return (await ReadAsync(command, ct)).SingleOrDefault();
     }
@@ -88,7 +90,7 @@ public sealed class QuarantinedEvents(NpgsqlDataSource dataSource, ConsentLedger
         await using var command = dataSource.CreateCommand(
             "DELETE FROM quarantined_events WHERE ($1::bigint IS NULL OR id = $1) AND ($2::text IS NULL OR event_name = $2)");
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)id ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bigint });
-        command.Parameters.Add(new NpgsqlParameter { Value = (object?)eventName ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)Text(eventName) ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         return await command.ExecuteNonQueryAsync(ct);
     }
 
@@ -97,14 +99,17 @@ public sealed class QuarantinedEvents(NpgsqlDataSource dataSource, ConsentLedger
     {
         await ledger.EnsureSchemaAsync(ct);
         await using var command = dataSource.CreateCommand("DELETE FROM quarantined_events WHERE profile_ids && $1");
-        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. profileIds] });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. profileIds.Select(id => Text(id)!)] });
         return await command.ExecuteNonQueryAsync(ct);
     }
+
+    /// <summary>A value for a text column: PostgreSQL text cannot hold NUL.</summary>
+    private static string? Text(string? value) => value?.Replace('\0', '\uFFFD');
 
     /// <summary>The name a plan knows the event by: the track event's name, the page's or screen's.</summary>
     public static string? NameOf(CollectedEvent e) => e.Type == EventTypes.Track ? e.Event : e.Type is EventTypes.Page or EventTypes.Screen ? e.Name : null;
 
-    private static string[] ProfileIds(CollectedEvent e) => (e.UserId, e.AnonymousId) switch
+    private static string[] ProfileIds(CollectedEvent e) => (Text(e.UserId), Text(e.AnonymousId)) switch
     {
         ({ } user, { } anonymous) when user != anonymous => [user, anonymous],
         ({ } user, _) => [user],
