@@ -131,7 +131,7 @@ public sealed class TrackingPlanTests(PlatformFixture platform)
     }
 
     [Fact]
-    public async Task AnErasureRemovesTheUsersQuarantinedEvents()
+    public async Task AnExportShowsAndAnErasureRemovesTheUsersQuarantinedEvents()
     {
         using var gateway = new GatewayClient(platform.App);
         var name = NewEventName("Signed Up");
@@ -141,6 +141,8 @@ public sealed class TrackingPlanTests(PlatformFixture platform)
         var breaking = Events.Track(user, name);
         await gateway.SendAcceptedAsync(breaking);
         var kept = await WaitForQuarantinedAsync(gateway, name, breaking["messageId"]!.GetValue<string>());
+        var export = await gateway.AdminAsync(HttpMethod.Get, $"/v1/profiles/{user}/export", HttpStatusCode.OK);
+        Assert.Equal(breaking["messageId"]!.GetValue<string>(), Assert.Single(export["quarantinedEvents"]!.AsArray())!["data"]!["messageId"]!.GetValue<string>());
 
         var status = await PrivacyTests.EraseAsync(gateway, user);
 

@@ -83,6 +83,15 @@ public sealed class QuarantinedEvents(NpgsqlDataSource dataSource, ConsentLedger
         return (await ReadAsync(command, ct)).SingleOrDefault();
     }
 
+    /// <summary>Access: every entry of any of <paramref name="profileIds"/>, with its event, oldest first (at most 1,000).</summary>
+    public async Task<List<QuarantinedEntry>> OfProfilesAsync(IReadOnlyCollection<string> profileIds, CancellationToken ct)
+    {
+        await ledger.EnsureSchemaAsync(ct);
+        await using var command = dataSource.CreateCommand($"SELECT {Columns}, event FROM quarantined_events WHERE profile_ids && $1 ORDER BY id LIMIT 1000");
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. profileIds.Select(id => Text(id)!)] });
+        return await ReadAsync(command, ct);
+    }
+
     /// <summary>Deletes one entry (by id), those of an event name, or all; returns how many.</summary>
     public async Task<int> DeleteAsync(long? id, string? eventName, CancellationToken ct)
     {
