@@ -20,6 +20,7 @@ app.MapDefaultEndpoints();
 app.MapTrackingApiV1();
 app.MapStreamApiV1();
 app.MapImportApiV1();
+app.MapTrackingPlanApiV1();
 app.MapGet("/", () => TypedResults.Ok(new { service = "collector" })).ExcludeFromDescription();
 app.Run();
 

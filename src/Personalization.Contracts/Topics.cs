@@ -13,6 +13,12 @@ public static class Topics
     public const string SegmentsChanged = "segments.changed";
     public const string ConsentChanged = "consent.changed";
 
+    /// <summary>
+    /// Events that broke their tracking plan (<see cref="QuarantinedEventBatch"/>): the collector publishes them, consent
+    /// keeps them for listing and replay.
+    /// </summary>
+    public const string EventsQuarantined = "events.quarantined";
+
     /// <summary>Dead-letter topic of a topic: where messages go after their last failed delivery.</summary>
     public static string DeadLetterOf(string topic) => topic + ".dead-letter";
 }

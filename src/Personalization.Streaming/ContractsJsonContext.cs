@@ -18,6 +18,8 @@ namespace Personalization.Streaming;
 [JsonSerializable(typeof(SegmentsChangedBatch))]
 [JsonSerializable(typeof(ConsentState))]
 [JsonSerializable(typeof(ConsentChanged))]
+[JsonSerializable(typeof(QuarantinedEvent))]
+[JsonSerializable(typeof(QuarantinedEventBatch))]
 [JsonSerializable(typeof(PipelineHeartbeat))]
 [JsonSerializable(typeof(RetryRecord))]
 [JsonSerializable(typeof(BulkAnswer))]

@@ -19,6 +19,10 @@ public static class EventTopics
     public static EventTopic<EnrichedEvent> Enriched { get; } = new(Topics.EventsEnriched, ContractsJsonContext.Default.EnrichedEvent,
         e => e.Event is null ? "the enriched event has no event" : ProblemOf(e.Event));
 
+    /// <summary>Events that broke their tracking plan (a <see cref="QuarantinedEventBatch"/> per message), kept by consent.</summary>
+    public static EventTopic<QuarantinedEvent> Quarantined { get; } = new(Topics.EventsQuarantined, ContractsJsonContext.Default.QuarantinedEvent,
+        q => q.Event is null ? "the quarantined entry has no event" : ProblemOf(q.Event));
+
     /// <summary>Profiles aggregation changed (a <see cref="ProfileUpdateBatch"/> per message), for what serves them live.</summary>
     public static EventTopic<ProfileUpdated> ProfilesUpdated { get; } = new(Topics.ProfilesUpdated, ContractsJsonContext.Default.ProfileUpdated,
         p => string.IsNullOrEmpty(p.ProfileId) ? "the update names no profile" : null, "profiles");

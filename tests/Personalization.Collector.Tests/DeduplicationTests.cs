@@ -22,7 +22,7 @@ public sealed class DeduplicationTests
     private static IngestionPipeline Pipeline(FakeSink sink, CollectorOptions? options = null)
     {
         var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>();
-        return new IngestionPipeline(sink, Options.Create(options ?? new CollectorOptions()), new CollectorMetrics(meters),
+        return new IngestionPipeline(sink, sink, Options.Create(options ?? new CollectorOptions()), new CollectorMetrics(meters),
             TimeProvider.System, NullLogger<IngestionPipeline>.Instance);
     }
 

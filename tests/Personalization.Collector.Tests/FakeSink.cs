@@ -6,18 +6,38 @@ using Personalization.Contracts;
 
 namespace Personalization.Collector.Tests;
 
-/// <summary>An in-memory stand-in for the state store and broker that records the order of calls.</summary>
-internal sealed class FakeSink : IEventSink
+/// <summary>An in-memory stand-in for the state store, the broker and the tracking plans that records the order of calls.</summary>
+internal sealed class FakeSink : IEventSink, ITrackingPlanSource
 {
     /// <summary>The collector in memory with this sink as its state store and broker, and <paramref name="settings"/> configured.</summary>
     public WebApplicationFactory<Program> Collector(params (string Key, string Value)[] settings) =>
         new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
         {
             foreach (var (key, value) in settings) web.UseSetting(key, value);
-            web.ConfigureTestServices(services => services.AddSingleton<IEventSink>(this));
+            web.ConfigureTestServices(services =>
+            {
+                services.AddSingleton<IEventSink>(this);
+                services.AddSingleton<ITrackingPlanSource>(this);
+            });
         });
 
     public HashSet<string> Markers { get; } = [];
+    public List<QuarantinedEvent> Quarantined { get; } = [];
+
+    /// <summary>The tracking plans ingestion checks events against.</summary>
+    public TrackingPlanSet Plans { get; set; } = TrackingPlanSet.Empty;
+
+    public bool QuarantineDown { get; set; }
+
+    public Task<TrackingPlanSet> CurrentAsync(CancellationToken cancellationToken) => Task.FromResult(Plans);
+
+    public Task QuarantineAsync(IReadOnlyList<QuarantinedEvent> events, CancellationToken cancellationToken)
+    {
+        lock (Calls) Calls.Add("quarantine");
+        if (QuarantineDown) throw new EventSinkUnavailableException("broker down");
+        lock (Quarantined) Quarantined.AddRange(events);
+        return Task.CompletedTask;
+    }
     public List<CollectedEvent> Published { get; } = [];
     public List<string> Calls { get; } = [];
     public List<int> PublishCallSizes { get; } = [];

@@ -80,6 +80,7 @@ public static class BadInputCorpus
         (13, Consent),
         (12, Profiles),
         (10, Serving),
+        (5, Plans),
         (11, Elsewhere));
 
     private static JsonObject ValidEvent(string type, string userId, int n)
@@ -322,6 +323,38 @@ public static class BadInputCorpus
         from query in Gen.OneOf("?fields=shoeSize", "?lastEventId=abc&fields=x", "?placements=" + new string('p', 30) + "&fields=nope")
         from auth in Gen.OneOf<string?>(ReadBearer, ReadBearer, WriteBasic, "Bearer eyJhbGciOiJIUzI1NiJ9.e30.forged")
         select new CorpusCase("stream", "GET", "/v1/profiles/" + id + "/stream" + query, auth, null, null, null, null));
+
+    /// <summary>
+    /// Tracking plans and the quarantine (admin key): plan bodies with valid, invalid and foreign-referencing schemas,
+    /// wrong modes and types, odd ids; quarantine reads, replays and deletes of odd ids and bad queries. Every plan a case
+    /// can create names "Corpus Plan Event", which nothing sends; no case replays or purges more than one id.
+    /// </summary>
+    private static Gen<CorpusCase> Plans => Gen.OneOf(
+        from id in Gen.Frequency((3, Gen.Const("corpus-plan")), (1, Id))
+        from type in Gen.Frequency((6, Gen.Const<JsonNode?>("track")), (1, Gen.Const<JsonNode?>("alias")), (1, WrongValue))
+        from mode in Gen.Frequency((4, Gen.OneOf<JsonNode?>("allow", "warn", "block")), (1, Gen.Const<JsonNode?>("strict")), (1, WrongValue))
+        from schema in Gen.Frequency(
+            (4, Gen.Const<JsonNode?>(new JsonObject { ["required"] = new JsonArray("total"), ["properties"] = new JsonObject { ["total"] = new JsonObject { ["type"] = "number" } } })),
+            (2, Gen.OneOf<JsonNode?>(new JsonObject { ["type"] = "numbr" }, new JsonObject { ["minimum"] = "x" }, new JsonObject { ["requried"] = new JsonArray("a") },
+                new JsonObject { ["pattern"] = "((" }, new JsonObject { ["$ref"] = "https://example.com/s.json" }, new JsonObject { ["$ref"] = "#/$defs/nope" },
+                new JsonObject { ["$schema"] = "https://example.com/dialect" })),
+            (1, Gen.Int[1, 300].Select(depth => (JsonNode?)new JsonObject { ["properties"] = new JsonObject { ["a"] = Nested(depth) } })),
+            (1, WrongValue))
+        from raw in RawMutation
+        from contentType in ContentType
+        select new CorpusCase("tracking-plans", "PUT", "/v1/admin/tracking-plans/" + id, AdminBearer, contentType, null,
+            raw(Encoding.UTF8.GetBytes(new JsonObject { ["type"] = type?.DeepClone(), ["event"] = "Corpus Plan Event", ["mode"] = mode?.DeepClone(), ["schema"] = schema?.DeepClone() }.ToJsonString())),
+            null),
+        from method in Gen.OneOf("GET", "DELETE", "POST", "PATCH")
+        from id in Id
+        from auth in Gen.Frequency((6, Gen.Const<string?>(AdminBearer)), (1, Gen.Const<string?>(ReadBearer)), (1, Gen.Const((string?)null)))
+        select new CorpusCase("tracking-plan", method, "/v1/admin/tracking-plans/" + id, auth, null, null, null, null),
+        from method in Gen.OneOf("GET", "POST", "DELETE")
+        from id in Gen.Frequency((3, Id), (1, Gen.OneOf("-1", "0", "9223372036854775807", "9223372036854775808", "1e3")))
+        from suffix in Gen.OneOf("", "/replay", "/replay/x")
+        select new CorpusCase("quarantined", method, "/v1/admin/quarantine/" + id + suffix, AdminBearer, null, null, null, null),
+        from query in Gen.OneOf("?limit=0", "?limit=abc", "?limit=501", "?after=x", "?event=", "?event=" + new string('e', 201), "?event=%00", "?event=Corpus%20Plan%20Event&limit=5", "")
+        select new CorpusCase("quarantine", "GET", "/v1/admin/quarantine" + query, AdminBearer, null, null, null, null));
 
     private static Gen<CorpusCase> Elsewhere =>
         from method in Gen.OneOf("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")

@@ -13,7 +13,7 @@ namespace Personalization.EndToEndTests;
 public sealed class PrivacyTests(PlatformFixture platform)
 {
     /// <summary>DELETE /v1/profiles/{id}, then polls the erasure until it completes; answers its final status.</summary>
-    private static async Task<JsonObject> EraseAsync(GatewayClient gateway, string userId)
+    internal static async Task<JsonObject> EraseAsync(GatewayClient gateway, string userId)
     {
         var accepted = await gateway.AdminAsync(HttpMethod.Delete, $"/v1/profiles/{userId}", HttpStatusCode.Accepted);
         var statusUrl = accepted["statusUrl"]!.GetValue<string>();
@@ -29,7 +29,7 @@ public sealed class PrivacyTests(PlatformFixture platform)
         return status;
     }
 
-    private static long Removed(JsonObject status, string store, string kind) =>
+    internal static long Removed(JsonObject status, string store, string kind) =>
         status["stores"]!.AsArray().Single(s => s!["store"]!.GetValue<string>() == store)!["removed"]![kind]?.GetValue<long>() ?? 0;
 
     /// <summary>An enriched event as aggregation receives it: what a message still queued for it holds.</summary>

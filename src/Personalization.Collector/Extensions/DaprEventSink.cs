@@ -10,6 +10,7 @@ namespace Personalization.Collector.Extensions;
 /// <summary>
 /// Markers in the Dapr state store (<c>dedupe:{messageId}</c> with <c>ttlInSeconds</c>), a request's events on
 /// <see cref="Topics.EventsCollected"/> as one <see cref="CollectedEventBatch"/> message (all of them queued, or none);
+/// the events that broke their tracking plan on <see cref="Topics.EventsQuarantined"/> the same way;
 /// every transport failure becomes <see cref="EventSinkUnavailableException"/>.
 /// </summary>
 public sealed class DaprEventSink(DaprClient dapr, UserIdHasher hasher) : IEventSink
@@ -53,6 +54,13 @@ public sealed class DaprEventSink(DaprClient dapr, UserIdHasher hasher) : IEvent
         });
         return [];
     }
+
+    public Task QuarantineAsync(IReadOnlyList<QuarantinedEvent> events, CancellationToken cancellationToken) =>
+        Guard("publish to " + Topics.EventsQuarantined, async () =>
+        {
+            await dapr.PublishEventAsync(Topics.PubSub, Topics.EventsQuarantined, new QuarantinedEventBatch(events), cancellationToken);
+            return true;
+        });
 
     public Task MarkSeenAsync(IReadOnlyList<string> messageIds, DateTimeOffset receivedAt, TimeSpan ttl, CancellationToken cancellationToken)
     {

@@ -4,6 +4,7 @@ using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
 using Personalization.Collector.Apis;
+using Personalization.Collector.Data;
 using Personalization.Collector.Model;
 using Personalization.Streaming;
 
@@ -51,6 +52,8 @@ internal static class Extensions
         builder.Services.AddSingleton<CollectorMetrics>();
         builder.Services.AddSingleton(services => new SegmentRequestReader(services.GetRequiredService<Microsoft.Extensions.Options.IOptions<CollectorOptions>>().Value));
         builder.Services.AddSingleton<IEventSink, DaprEventSink>();
+        builder.Services.AddSingleton<TrackingPlanStore>();
+        builder.Services.AddSingleton<ITrackingPlanSource>(services => services.GetRequiredService<TrackingPlanStore>());
         builder.Services.AddHostedService<HeartbeatPublisher>();
         builder.Services.AddSingleton<IngestionPipeline>();
         builder.Services.AddSingleton<TrackingServices>();

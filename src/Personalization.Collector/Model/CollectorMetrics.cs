@@ -19,6 +19,7 @@ public sealed class CollectorMetrics
     private readonly UpDownCounter<long> _streams;
     private readonly Histogram<double> _ackLatency;
     private readonly Counter<long> _importRows;
+    private readonly Counter<long> _planViolations;
 
     public CollectorMetrics(IMeterFactory meterFactory)
     {
@@ -30,6 +31,8 @@ public sealed class CollectorMetrics
         _streams = meter.CreateUpDownCounter<long>("collector.streams.open", "{stream}", "WebSocket ingestion streams open");
         _ackLatency = meter.CreateHistogram<double>("collector.stream.ack.latency", "ms", "From a stream frame read to its messages acknowledged (the broker holds them)");
         _importRows = meter.CreateCounter<long>("collector.import.rows", "{row}", "Rows of imports, by outcome: accepted, duplicate (imported before), rejected");
+        _planViolations = meter.CreateCounter<long>("collector.tracking_plan.violations", "{event}",
+            "Events that broke their tracking plan, by event type and name and the plan's mode (allow: counted only; warn: passed and quarantined; block: quarantined only)");
         _batchSize = meter.CreateHistogram<int>("collector.batch.size", "{event}", "Events per accepted request");
     }
 
@@ -46,6 +49,18 @@ public sealed class CollectorMetrics
         foreach (var collected in events)
         {
             _duplicates.Add(1, new KeyValuePair<string, object?>("event.type", collected.Type));
+        }
+    }
+
+    /// <summary>Tagged with the plan's event name (not the event's), so the series are bounded by the plans.</summary>
+    public void PlanViolations(IReadOnlyList<PlanBreach> breaches)
+    {
+        foreach (var breach in breaches)
+        {
+            _planViolations.Add(1,
+                new KeyValuePair<string, object?>("event.type", breach.Plan.Type),
+                new KeyValuePair<string, object?>("event.name", breach.Plan.Event ?? "*"),
+                new KeyValuePair<string, object?>("mode", breach.Plan.Mode));
         }
     }
 

@@ -61,8 +61,8 @@ public sealed record DedupePlan(IReadOnlyList<CollectedEvent> ToPublish, IReadOn
 public sealed record MarkersFound(IReadOnlySet<string> SeenMessageIds, IReadOnlySet<string> SuppressedProfileIds);
 
 /// <summary>
-/// The three things ingestion needs from outside: look markers up, publish with the broker's
-/// confirmation, write markers. The Dapr implementation calls DaprClient directly.
+/// What ingestion needs from outside: look markers up, publish with the broker's confirmation (and quarantine what
+/// broke its tracking plan), write markers. The Dapr implementation calls DaprClient directly.
 /// </summary>
 public interface IEventSink
 {
@@ -71,6 +71,9 @@ public interface IEventSink
 
     /// <summary>Publishes all events in one call; returns the messageIds the broker did not take.</summary>
     Task<IReadOnlyList<string>> PublishAsync(IReadOnlyList<CollectedEvent> events, CancellationToken cancellationToken);
+
+    /// <summary>Publishes the events that broke their tracking plan in one call, all of them or none (then it throws).</summary>
+    Task QuarantineAsync(IReadOnlyList<QuarantinedEvent> events, CancellationToken cancellationToken);
 
     Task MarkSeenAsync(IReadOnlyList<string> messageIds, DateTimeOffset receivedAt, TimeSpan ttl, CancellationToken cancellationToken);
 }

@@ -11,13 +11,17 @@ public sealed record IngestionOutcome(int Published, int Duplicates, RequestProb
 }
 
 /// <summary>
-/// The de-duplicate-then-publish flow: look markers up → drop events seen before → publish the rest in
-/// one bulk call → only then write markers. A marker written before publishing would lose the event if
-/// publishing failed; a duplicate slipping through a race is absorbed by aggregation's idempotency.
-/// Any failure to queue an event answers "unavailable", never "accepted".
+/// The de-duplicate-then-publish flow: look markers up → drop events seen before → check the rest against their
+/// tracking plans → quarantine the breaches of warn and block plans → publish what passes in one bulk call → only then
+/// write markers. A marker written before publishing would lose the event if publishing failed; a duplicate slipping
+/// through a race is absorbed by aggregation's idempotency. Plans are checked after de-duplication, so a retried request
+/// is not quarantined twice, and after the suppression list, so an erased user's events are not kept in quarantine
+/// either. A blocked event is answered like an accepted one (it was well-formed; the quarantine holds it) and gets its
+/// marker too. Any failure to queue an event, to the quarantine included, answers "unavailable", never "accepted".
 /// </summary>
 public sealed partial class IngestionPipeline(
     IEventSink sink,
+    ITrackingPlanSource plans,
     IOptions<CollectorOptions> options,
     CollectorMetrics metrics,
     TimeProvider time,
@@ -46,31 +50,46 @@ public sealed partial class IngestionPipeline(
                 LogDuplicates(logger, plan.Duplicates.Count, events.Count);
             }
 
+            var published = 0;
             if (plan.ToPublish.Count > 0)
             {
-                var failed = await sink.PublishAsync(plan.ToPublish, timeout.Token);
-                if (failed.Count > 0)
+                var check = (await plans.CurrentAsync(timeout.Token)).Check(plan.ToPublish);
+                if (check.Breaches.Count > 0)
                 {
-                    // What did reach the broker gets its marker, so the client's retry of the whole
-                    // request publishes only what is missing.
-                    var failedIds = failed.ToHashSet(StringComparer.Ordinal);
-                    var queued = plan.ToPublish.Where(e => !failedIds.Contains(e.MessageId)).ToList();
-                    await TryMarkAsync(queued, timeout.Token);
-                    metrics.Accepted(queued);
-                    LogPartialPublish(logger, failed.Count, plan.ToPublish.Count);
-                    activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, "partial publish");
-                    return Unavailable(queued.Count == 0
-                        ? "The broker did not take the events; nothing was accepted. Retry later."
-                        : $"{failed.Count} of {plan.ToPublish.Count} events could not be queued; retry the whole request (the {queued.Count} already queued are not duplicated).");
+                    metrics.PlanViolations(check.Breaches);
+                    LogBreaches(logger, check.Breaches.Count, check.Blocked.Count, events.Count);
+                    activity?.SetTag("collector.plan_breaches", check.Breaches.Count);
+                    // First: a quarantine the broker refused fails the request before anything of it went on.
+                    if (check.ToQuarantine(time.GetUtcNow()) is { Count: > 0 } quarantined) await sink.QuarantineAsync(quarantined, timeout.Token);
                 }
-                await TryMarkAsync(plan.ToPublish, timeout.Token);
-                metrics.Accepted(plan.ToPublish);
+                var passing = check.Passing;
+                if (passing.Count > 0)
+                {
+                    var failed = await sink.PublishAsync(passing, timeout.Token);
+                    if (failed.Count > 0)
+                    {
+                        // What did reach the broker (or the quarantine) gets its marker, so the client's retry of the
+                        // whole request publishes only what is missing.
+                        var failedIds = failed.ToHashSet(StringComparer.Ordinal);
+                        var queued = passing.Where(e => !failedIds.Contains(e.MessageId)).ToList();
+                        await TryMarkAsync([.. queued, .. check.Blocked], timeout.Token);
+                        metrics.Accepted(queued);
+                        LogPartialPublish(logger, failed.Count, passing.Count);
+                        activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, "partial publish");
+                        return Unavailable(queued.Count + check.Blocked.Count == 0
+                            ? "The broker did not take the events; nothing was accepted. Retry later."
+                            : $"{failed.Count} of {plan.ToPublish.Count} events could not be queued; retry the whole request (the {queued.Count + check.Blocked.Count} already queued are not duplicated).");
+                    }
+                }
+                await TryMarkAsync(check.Blocked.Count == 0 ? passing : [.. passing, .. check.Blocked], timeout.Token);
+                metrics.Accepted(passing);
+                published = passing.Count;
             }
 
             metrics.BatchSize(events.Count);
-            activity?.SetTag("collector.published", plan.ToPublish.Count);
+            activity?.SetTag("collector.published", published);
             activity?.SetTag("collector.duplicates", plan.Duplicates.Count);
-            return new IngestionOutcome(plan.ToPublish.Count, plan.Duplicates.Count, null);
+            return new IngestionOutcome(published, plan.Duplicates.Count, null);
         }
         catch (EventSinkUnavailableException e)
         {
@@ -109,6 +128,9 @@ public sealed partial class IngestionPipeline(
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Dropped {Duplicates} of {Events} events as duplicates")]
     private static partial void LogDuplicates(ILogger logger, int duplicates, int events);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "{Breaches} of {Events} events broke their tracking plan; {Blocked} were blocked")]
+    private static partial void LogBreaches(ILogger logger, int breaches, int blocked, int events);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Broker refused {Failed} of {Events} events; answering 503")]
     private static partial void LogPartialPublish(ILogger logger, int failed, int events);

@@ -94,4 +94,9 @@ public sealed class SegmentIdConverter : JsonConverter<string?>
 [JsonSerializable(typeof(List<Contracts.CollectedEvent>))]
 [JsonSerializable(typeof(Contracts.CollectedEventBatch))]
 [JsonSerializable(typeof(DateTimeOffset))]
+[JsonSerializable(typeof(Contracts.QuarantinedEventBatch))]
+[JsonSerializable(typeof(TrackingPlan))]
+[JsonSerializable(typeof(TrackingPlanCatalog))]
+[JsonSerializable(typeof(Apis.TrackingPlanList))]
+[JsonSerializable(typeof(System.Text.Json.Nodes.JsonObject))]
 public sealed partial class CollectorJsonContext : JsonSerializerContext;

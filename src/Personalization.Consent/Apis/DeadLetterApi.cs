@@ -25,7 +25,7 @@ public static class DeadLetterApi
     public const int MaxPage = 500;
 
     /// <summary>The topics whose dead letters are kept: every topic a stage subscribes to.</summary>
-    public static readonly string[] KeptTopics = [Contracts.Topics.EventsCollected, Contracts.Topics.EventsConsented, Contracts.Topics.EventsEnriched, Contracts.Topics.ConsentChanged];
+    public static readonly string[] KeptTopics = [Contracts.Topics.EventsCollected, Contracts.Topics.EventsConsented, Contracts.Topics.EventsEnriched, Contracts.Topics.ConsentChanged, Contracts.Topics.EventsQuarantined];
 
     public static IEndpointRouteBuilder MapDeadLetterApiV1(this IEndpointRouteBuilder app)
     {

@@ -20,7 +20,8 @@ public sealed record ProfileExport(
     IReadOnlyDictionary<string, JsonElement> Profiles,
     IReadOnlyDictionary<string, JsonElement> Sessions,
     IReadOnlyDictionary<string, bool> EffectiveConsent,
-    IReadOnlyDictionary<string, IReadOnlyList<LedgerEntry>> ConsentHistory);
+    IReadOnlyDictionary<string, IReadOnlyList<LedgerEntry>> ConsentHistory,
+    IReadOnlyList<QuarantinedEntry> QuarantinedEvents);
 
 /// <summary>
 /// The data-subject rights, served with the admin key (the gateway checks it): erasure
@@ -63,7 +64,7 @@ public static class PrivacyApi
     }
 
     public static async Task<Results<Ok<ProfileExport>, ProblemHttpResult>> ExportAsync(
-        string userId, DaprClient dapr, ConsentLedger ledger, ConsentRecorder recorder, ConsentPolicy policy, CancellationToken ct)
+        string userId, DaprClient dapr, ConsentLedger ledger, ConsentRecorder recorder, ConsentPolicy policy, QuarantinedEvents quarantine, CancellationToken ct)
     {
         if (ConsentRequest.ValidateUserId(userId) is { } invalid) return Problems.Invalid(invalid);
         var profiles = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
@@ -95,6 +96,7 @@ public static class PrivacyApi
             if (entries.Count > 0) history[id] = entries;
         }
         var effective = policy.Effective(await recorder.CurrentAsync(userId, ct));
-        return TypedResults.Ok(new ProfileExport(userId, DateTimeOffset.UtcNow, ids.Skip(1).ToList(), profiles, sessions, effective, history));
+        var quarantined = await quarantine.OfProfilesAsync(ids, ct);
+        return TypedResults.Ok(new ProfileExport(userId, DateTimeOffset.UtcNow, ids.Skip(1).ToList(), profiles, sessions, effective, history, quarantined));
     }
 }

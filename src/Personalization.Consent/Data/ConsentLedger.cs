@@ -18,7 +18,7 @@ public sealed record LedgerEntry(
 /// current consent for fast filtering and is rebuilt from here when it is missing. Erasure is the one exception to
 /// "only inserted": it replaces the user's id in their rows by its keyed hash (<see cref="PseudonymizeAsync"/>).
 /// <para>Also creates the service's other tables: the erasure log and the suppression list (<see cref="Erasures"/>) and
-/// the dead letters (<see cref="DeadLetters"/>).</para>
+/// the dead letters (<see cref="DeadLetters"/>) and the events that broke their tracking plan (<see cref="QuarantinedEvents"/>).</para>
 /// </summary>
 public sealed class ConsentLedger(NpgsqlDataSource dataSource)
 {
@@ -60,6 +60,21 @@ public sealed class ConsentLedger(NpgsqlDataSource dataSource)
             UNIQUE (topic, cloud_event_id)
         );
         CREATE INDEX IF NOT EXISTS dead_letters_profiles ON dead_letters USING gin (profile_ids);
+        CREATE TABLE IF NOT EXISTS quarantined_events (
+            id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            message_id      text        NOT NULL UNIQUE,
+            event_type      text        NOT NULL,
+            event_name      text,
+            plan_id         text        NOT NULL,
+            plan_version    integer     NOT NULL,
+            mode            text        NOT NULL,
+            violations      text        NOT NULL,
+            quarantined_at  timestamptz NOT NULL,
+            profile_ids     text[]      NOT NULL,
+            event           text        NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS quarantined_events_profiles ON quarantined_events USING gin (profile_ids);
+        CREATE INDEX IF NOT EXISTS quarantined_events_name ON quarantined_events (event_name, id);
         CREATE TABLE IF NOT EXISTS privacy_suppressions (
             user_hash   text        PRIMARY KEY,
             erasure_id  uuid        NOT NULL,

@@ -13,10 +13,11 @@ namespace Personalization.Consent.Data;
 /// merged id points to), with theirs; from the seen sets and
 /// sessions, the message ids whose de-duplication markers remain. Every id found is put on the suppression list
 /// before anything is deleted, so no stage writes anything new for it afterwards; then the keys go in transactions, the
-/// ledger rows are pseudonymized, and the kept dead letters holding any of the ids, the ids' rows in the profile
+/// ledger rows are pseudonymized, and the kept dead letters and quarantined events holding any of the ids, the ids' rows in the profile
 /// directory and their identity links are deleted. A pass is idempotent: the second finds only what a stage wrote in between.
 /// </summary>
-public sealed class ErasureSweep(DaprClient dapr, ConsentLedger ledger, Erasures erasures, DeadLetters deadLetters, UserIdHasher hasher)
+public sealed class ErasureSweep(
+    DaprClient dapr, ConsentLedger ledger, Erasures erasures, DeadLetters deadLetters, QuarantinedEvents quarantine, UserIdHasher hasher)
 {
     private const int KeysPerTransaction = 500;
 
@@ -66,6 +67,7 @@ public sealed class ErasureSweep(DaprClient dapr, ConsentLedger ledger, Erasures
         }
         ErasureTally.Add(tally.Postgres, "consentLedgerRowsPseudonymized", await ledger.PseudonymizeAsync([.. ids], hasher.Hash, ct));
         ErasureTally.Add(tally.Postgres, "deadLetters", await deadLetters.EraseAsync(ids, ct));
+        ErasureTally.Add(tally.Postgres, "quarantinedEvents", await quarantine.EraseAsync(ids, ct));
         ErasureTally.Add(tally.Postgres, "profileDirectory", await ledger.DeleteListedProfilesAsync(ids, ct));
         ErasureTally.Add(tally.Postgres, "identityLinks", await ledger.DeleteIdentityLinksAsync(ids, ct));
         return ids;

@@ -15,4 +15,8 @@ namespace Personalization.Consent.Extensions;
 [JsonSerializable(typeof(Apis.DeadLetterPage))]
 [JsonSerializable(typeof(Apis.DeadLetterOutcome))]
 [JsonSerializable(typeof(Data.DeadLetter))]
+[JsonSerializable(typeof(IReadOnlyList<Contracts.PlanViolation>))]
+[JsonSerializable(typeof(Data.QuarantinedEntry))]
+[JsonSerializable(typeof(Apis.QuarantinePage))]
+[JsonSerializable(typeof(Apis.QuarantineOutcome))]
 public sealed partial class ConsentJsonContext : JsonSerializerContext;

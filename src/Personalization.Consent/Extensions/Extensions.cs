@@ -30,6 +30,8 @@ public static class Extensions
         builder.Services.AddSingleton<Erasures>();
         builder.Services.AddSingleton<DeadLetters>();
         builder.Services.AddSingleton<IDeadLetterStore>(sp => sp.GetRequiredService<DeadLetters>());
+        builder.Services.AddSingleton<QuarantinedEvents>();
+        builder.Services.AddSingleton<QuarantineRecorder>();
         builder.Services.AddSingleton<ErasureSweep>();
         builder.Services.AddSingleton<ErasureRunner>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ErasureRunner>());
