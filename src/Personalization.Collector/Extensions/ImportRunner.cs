@@ -130,7 +130,7 @@ public sealed partial class ImportRunner(
             return;
         }
         (job.Status, job.StartedAt, job.FinishedAt, job.Error) = (ImportStatus.Running, time.GetUtcNow(), null, null);
-        (job.RowsRead, job.RowsAccepted, job.RowsDuplicate, job.RowsRejected, job.RejectionsKept) = (0, 0, 0, 0, 0);
+        (job.RowsRead, job.RowsAccepted, job.RowsDuplicate, job.RowsBlocked, job.RowsRejected, job.RejectionsKept) = (0, 0, 0, 0, 0, 0);
         await jobs.SaveAsync(job, ct);
         using var activity = CollectorMetrics.ActivitySource.StartActivity("collector.import");
         activity?.SetTag("import.id", id);
@@ -234,8 +234,10 @@ public sealed partial class ImportRunner(
                 {
                     job.RowsAccepted += outcome.Published;
                     job.RowsDuplicate += outcome.Duplicates;
+                    job.RowsBlocked += outcome.Blocked;
                     runner.Metrics.ImportRows("accepted", outcome.Published);
                     runner.Metrics.ImportRows("duplicate", outcome.Duplicates);
+                    runner.Metrics.ImportRows("blocked", outcome.Blocked);
                     return;
                 }
                 if (runner.Time.GetUtcNow() >= giveUpAt)

@@ -30,7 +30,7 @@ public sealed class CollectorMetrics
         _suppressed = meter.CreateCounter<long>("collector.events.suppressed", "{event}", "Events dropped because their user was erased (on the suppression list)");
         _streams = meter.CreateUpDownCounter<long>("collector.streams.open", "{stream}", "WebSocket ingestion streams open");
         _ackLatency = meter.CreateHistogram<double>("collector.stream.ack.latency", "ms", "From a stream frame read to its messages acknowledged (the broker holds them)");
-        _importRows = meter.CreateCounter<long>("collector.import.rows", "{row}", "Rows of imports, by outcome: accepted, duplicate (imported before), rejected");
+        _importRows = meter.CreateCounter<long>("collector.import.rows", "{row}", "Rows of imports, by outcome: accepted, duplicate (imported before), blocked (by a tracking plan), rejected");
         _planViolations = meter.CreateCounter<long>("collector.tracking_plan.violations", "{event}",
             "Events that broke their tracking plan, by event type and name and the plan's mode (allow: counted only; warn: passed and quarantined; block: quarantined only)");
         _batchSize = meter.CreateHistogram<int>("collector.batch.size", "{event}", "Events per accepted request");

@@ -13,7 +13,8 @@ public static class ImportStatus
 
 /// <summary>
 /// An import and its progress, as <c>GET /v1/imports/{id}</c> answers it: rows read, accepted (published now),
-/// duplicates (imported before: same message id), rejected (line and reason downloadable while kept).
+/// duplicates (imported before: same message id), blocked (quarantined by a tracking plan in block mode), rejected
+/// (line and reason downloadable while kept).
 /// </summary>
 public sealed class ImportJob
 {
@@ -29,6 +30,7 @@ public sealed class ImportJob
     public long RowsRead { get; set; }
     public long RowsAccepted { get; set; }
     public long RowsDuplicate { get; set; }
+    public long RowsBlocked { get; set; }
     public long RowsRejected { get; set; }
 
     /// <summary>How many rejections are kept to download (at most <see cref="ImportOptions.MaxRejectionsKept"/>).</summary>

@@ -4,8 +4,11 @@ using Personalization.Contracts;
 
 namespace Personalization.Collector.Model;
 
-/// <summary>How a request's valid events fared: accepted (published or known duplicates) or refused with a problem.</summary>
-public sealed record IngestionOutcome(int Published, int Duplicates, RequestProblem? Problem)
+/// <summary>
+/// How a request's valid events fared: accepted (published, known duplicates, or kept out by a blocking tracking plan)
+/// or refused with a problem.
+/// </summary>
+public sealed record IngestionOutcome(int Published, int Duplicates, RequestProblem? Problem, int Blocked = 0)
 {
     public bool IsAccepted => Problem is null;
 }
@@ -50,7 +53,7 @@ public sealed partial class IngestionPipeline(
                 LogDuplicates(logger, plan.Duplicates.Count, events.Count);
             }
 
-            var published = 0;
+            var (published, blocked) = (0, 0);
             if (plan.ToPublish.Count > 0)
             {
                 var check = (await plans.CurrentAsync(timeout.Token)).Check(plan.ToPublish);
@@ -83,13 +86,13 @@ public sealed partial class IngestionPipeline(
                 }
                 await TryMarkAsync(check.Blocked.Count == 0 ? passing : [.. passing, .. check.Blocked], timeout.Token);
                 metrics.Accepted(passing);
-                published = passing.Count;
+                (published, blocked) = (passing.Count, check.Blocked.Count);
             }
 
             metrics.BatchSize(events.Count);
             activity?.SetTag("collector.published", published);
             activity?.SetTag("collector.duplicates", plan.Duplicates.Count);
-            return new IngestionOutcome(published, plan.Duplicates.Count, null);
+            return new IngestionOutcome(published, plan.Duplicates.Count, null, blocked);
         }
         catch (EventSinkUnavailableException e)
         {
