@@ -43,6 +43,9 @@ public sealed class EventEnricher(
         ["ttlInSeconds"] = ((long)SessionStateTtl.TotalSeconds).ToString(CultureInfo.InvariantCulture),
     };
 
+    /// <summary>The verdict of an event that looks human, when bot detection is on.</summary>
+    private static readonly BotVerdict Human = new(false, null, null);
+
     private readonly ProfileTraitsOptions _traits = options.Value.ProfileTraits;
     private readonly HashSet<string> _traitNames = new(options.Value.ProfileTraits.Names, StringComparer.Ordinal);
 
@@ -131,9 +134,6 @@ public sealed class EventEnricher(
         if (redeliveries > 0) telemetry.Redeliveries.Add(redeliveries);
         if (redone > 0) telemetry.Conflicts.Add(redone);
     }
-
-    /// <summary>The verdict of an event that looks human, when bot detection is on.</summary>
-    private static readonly BotVerdict Human = new(false, null, null);
 
     /// <summary>
     /// The traits of the profiles that were merged into others: one bulk get of those others (one hop: a merge target is
