@@ -26,6 +26,7 @@ try
             .WithAnnotation(new ScalesOutAnnotation())
             .WithInfrastructure(infra, infra.Redis, infra.RabbitMq)
             .WithEnvironment("Privacy__HashKey", privacyKey)
+            .WithSection(builder, "Collector")
             .WithDaprSidecar(infra, daprToken);
         // The consuming services scale out (Services:Replicas, default 1): each replica has its own sidecar and shares
         // its app's queues with the others, as pods of one Deployment would.

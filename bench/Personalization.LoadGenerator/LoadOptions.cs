@@ -74,6 +74,10 @@ public sealed class LoadOptions
     /// <summary>Run the WebSocket ingestion benchmark (<see cref="StreamIngestionBench"/>) instead of the pipeline's phases.</summary>
     public bool WebSocket { get; private set; }
     public int WebSocketConnections { get; private set; } = 4;
+
+    /// <summary>Run the bulk import benchmark (<see cref="ImportBench"/>) instead of the pipeline's phases.</summary>
+    public bool Import { get; private set; }
+    public int ImportRows { get; private set; } = 1_000_000;
     public int Streams { get; private set; } = 1000;
     public int ServingRate { get; private set; } = 1000;
     public int DecideRate { get; private set; } = 500;
@@ -126,6 +130,10 @@ public sealed class LoadOptions
                                    --serving-rate, then as fast as acks allow) beside POST /v1/batch as fast as
                                    --concurrency allows; writes bench/reports/websocket-<date>.md/.json
           --ws-connections N       WebSocket streams during --websocket (4)
+          --import                 instead of the pipeline's phases: a gzipped CSV of --import-rows rows through
+                                   POST /v1/imports beside live traffic at the first --rates rate, whose freshness
+                                   is measured alone and then during the import; writes bench/reports/import-<date>.md/.json
+          --import-rows N          rows of the --import file (1000000)
           --max-minutes N          hard cap on the whole run (45)
         """;
 
@@ -175,6 +183,8 @@ public sealed class LoadOptions
                 case "--serving": o.Serving = true; break;
                 case "--websocket": o.WebSocket = true; break;
                 case "--ws-connections": o.WebSocketConnections = Positive(name, Value()); break;
+                case "--import": o.Import = true; break;
+                case "--import-rows": o.ImportRows = Positive(name, Value()); break;
                 case "--streams": o.Streams = Positive(name, Value()); break;
                 case "--serving-rate": o.ServingRate = Positive(name, Value()); break;
                 case "--decide-rate": o.DecideRate = Positive(name, Value()); break;

@@ -128,6 +128,10 @@ if (broker is not null) messageSizes = await broker.SampleMessagesAsync(WarmUpAs
 else await WarmUpAsync();
 
 var runner = new PhaseRunner(options, http, monitor);
+if (options.Import)
+{
+    return await new ImportBench(options, http, runner, runId).RunAsync(options.OutputDirectory ?? ReportDirectory(), ct);
+}
 var phases = new List<PhaseResult>();
 PhaseResult? soak = null;
 byte[]? sampleProfile = null;

@@ -19,6 +19,7 @@ app.MapOpenApi();
 app.MapDefaultEndpoints();
 app.MapTrackingApiV1();
 app.MapStreamApiV1();
+app.MapImportApiV1();
 app.MapGet("/", () => TypedResults.Ok(new { service = "collector" })).ExcludeFromDescription();
 app.Run();
 

@@ -21,6 +21,12 @@ internal static class Extensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
 
+        builder.Services.AddOptions<ImportOptions>()
+            .Bind(builder.Configuration.GetSection(ImportOptions.Section))
+            .ValidateDataAnnotations()
+            .Validate(imports => imports.MinRowsPerSecond <= imports.MaxRowsPerSecond, "Collector:Imports:MinRowsPerSecond must not be above MaxRowsPerSecond")
+            .ValidateOnStart();
+
         // Events are published with the same source-generated metadata the API reads requests with.
         var daprJson = new JsonSerializerOptions(JsonSerializerDefaults.Web)
         {
@@ -49,6 +55,11 @@ internal static class Extensions
         builder.Services.AddSingleton<IngestionPipeline>();
         builder.Services.AddSingleton<TrackingServices>();
         builder.Services.AddSingleton<StreamApi.OpenStreams>();
+        builder.Services.AddSingleton<ImportJobs>();
+        builder.Services.AddSingleton(services => new ImportThrottle(
+            services.GetRequiredService<IOptions<ImportOptions>>().Value, services.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton<ImportRunner>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<ImportRunner>());
         return builder;
     }
 }

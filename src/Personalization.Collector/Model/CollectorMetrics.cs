@@ -18,6 +18,7 @@ public sealed class CollectorMetrics
     private readonly Histogram<int> _batchSize;
     private readonly UpDownCounter<long> _streams;
     private readonly Histogram<double> _ackLatency;
+    private readonly Counter<long> _importRows;
 
     public CollectorMetrics(IMeterFactory meterFactory)
     {
@@ -28,6 +29,7 @@ public sealed class CollectorMetrics
         _suppressed = meter.CreateCounter<long>("collector.events.suppressed", "{event}", "Events dropped because their user was erased (on the suppression list)");
         _streams = meter.CreateUpDownCounter<long>("collector.streams.open", "{stream}", "WebSocket ingestion streams open");
         _ackLatency = meter.CreateHistogram<double>("collector.stream.ack.latency", "ms", "From a stream frame read to its messages acknowledged (the broker holds them)");
+        _importRows = meter.CreateCounter<long>("collector.import.rows", "{row}", "Rows of imports, by outcome: accepted, duplicate (imported before), rejected");
         _batchSize = meter.CreateHistogram<int>("collector.batch.size", "{event}", "Events per accepted request");
     }
 
@@ -53,6 +55,11 @@ public sealed class CollectorMetrics
         _rejected.Add(1, new KeyValuePair<string, object?>("event.type", endpointType), new KeyValuePair<string, object?>("reason", reason));
 
     public void BatchSize(int events) => _batchSize.Record(events);
+
+    public void ImportRows(string outcome, long rows)
+    {
+        if (rows > 0) _importRows.Add(rows, new KeyValuePair<string, object?>("outcome", outcome));
+    }
 
     public void StreamOpened() => _streams.Add(1);
 

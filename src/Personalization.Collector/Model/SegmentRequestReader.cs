@@ -120,6 +120,33 @@ public sealed class SegmentRequestReader(CollectorOptions options)
     }
 
     /// <summary>
+    /// One row of an import (<see cref="ImportRows"/>): a Segment message of its own <c>type</c>, else of
+    /// <paramref name="defaultType"/>, checked as a batch's event is. Without a <c>messageId</c> it gets
+    /// <see cref="ImportRows.DeterministicId"/>, so the same row imported again is a duplicate. The first problem rejects it.
+    /// </summary>
+    public (CollectedEvent? Event, FieldError? Problem) ReadImported(ReadOnlyMemory<byte> message, string? defaultType, RequestInfo info)
+    {
+        if (CheckText(message.Span) is { } textProblem) return (null, textProblem.Errors[0]);
+        using var document = Parse(message, out var parseProblem);
+        if (document is null) return (null, parseProblem!.Errors[0] with { Field = "row" });
+        var root = document.RootElement;
+        string? type = defaultType;
+        if (root.TryGetProperty("type", out var typeElement) && typeElement.ValueKind != JsonValueKind.Null)
+        {
+            type = typeElement.ValueKind == JsonValueKind.String ? typeElement.GetString()!.ToLowerInvariant() : "";
+        }
+        if (type is null || !KnownTypes.Contains(type))
+        {
+            return (null, new FieldError("type", type is null
+                ? "is required (or the import's ?type=): one of track, identify, page, screen, group, alias"
+                : "must be one of track, identify, page, screen, group, alias"));
+        }
+        var errors = new List<FieldError>();
+        var collected = ReadEvent(root, type, index: null, shared: default, info, errors, ImportRows.DeterministicId(info.Source, message.Span));
+        return collected is null ? (null, errors[0]) : (collected, null);
+    }
+
+    /// <summary>
     /// The answer to a body over the limit of its endpoint; <paramref name="size"/> is null when the
     /// body was only read up to one byte past the limit.
     /// </summary>
@@ -203,7 +230,8 @@ public sealed class SegmentRequestReader(CollectorOptions options)
         return type;
     }
 
-    private static CollectedEvent? ReadEvent(JsonElement element, string type, int? index, SharedFields shared, RequestInfo info, List<FieldError> errors)
+    private static CollectedEvent? ReadEvent(
+        JsonElement element, string type, int? index, SharedFields shared, RequestInfo info, List<FieldError> errors, string? fallbackMessageId = null)
     {
         var prefix = index is { } i ? $"batch[{i}]." : "";
         if (element.ValueKind != JsonValueKind.Object)
@@ -281,7 +309,7 @@ public sealed class SegmentRequestReader(CollectorOptions options)
         return new CollectedEvent
         {
             Type = type,
-            MessageId = messageId ?? Guid.CreateVersion7(info.ReceivedAt).ToString(),
+            MessageId = messageId ?? fallbackMessageId ?? Guid.CreateVersion7(info.ReceivedAt).ToString(),
             UserId = userId,
             AnonymousId = anonymousId,
             Event = message.Event,
