@@ -35,9 +35,13 @@ try
             .WithInfrastructure(infra, infra.Redis, infra.Database)
             .WithEnvironment("Privacy__HashKey", privacyKey)
             .WithDaprSidecar(infra, daprToken, appId));
+        // Geo from the GeoLite2 City database its build puts beside it (in the image too); the AppHost's own Enrichment
+        // section (a third-party provider's URL, bot limits, …) goes to every replica.
         builder.AddReplicatedService<Projects.Personalization_Enrichment>("enrichment", replicas, (service, appId) => service
             .WithInfrastructure(infra, infra.Redis)
             .WithEnvironment("Privacy__HashKey", privacyKey)
+            .WithEnvironment("Enrichment__GeoDatabase", "geo")
+            .WithSection(builder, "Enrichment")
             .WithDaprSidecar(infra, daprToken, appId));
         var aggregation = builder.AddReplicatedService<Projects.Personalization_Aggregation>("aggregation", replicas, (service, appId) => service
             .WithInfrastructure(infra, infra.Redis, infra.Database)

@@ -75,7 +75,39 @@ public sealed record CollectedEventBatch(IReadOnlyList<CollectedEvent> Events);
 public sealed record EnrichedEventBatch(IReadOnlyList<EnrichedEvent> Events);
 
 /// <summary>Context the enrichment service adds. Published on <see cref="Topics.EventsEnriched"/>, inside an <see cref="EnrichedEventBatch"/>.</summary>
-public sealed record EnrichedEvent(CollectedEvent Event, SessionContext Session, DeviceContext Device, GeoContext? Geo);
+public sealed record EnrichedEvent(CollectedEvent Event, SessionContext Session, DeviceContext Device, GeoContext? Geo)
+{
+    /// <summary>Whether the event looks automated, and why. Added after the first cut; absent in older messages.</summary>
+    public BotVerdict? Bot { get; init; }
+
+    /// <summary>
+    /// The profile's traits as the materialized profile (<see cref="StateKeys.Profile"/>) held them when the event was
+    /// enriched (the event's own traits are not folded in yet); null when the profile has none or the service is set not
+    /// to add them.
+    /// </summary>
+    public JsonObject? ProfileTraits { get; init; }
+
+    /// <summary>
+    /// What the configured third-party enrichment provider answered for this event; null when none is configured, or
+    /// when it failed, timed out or its circuit was open (the event then goes on without it).
+    /// </summary>
+    public JsonObject? Provider { get; init; }
+}
+
+/// <summary>
+/// The bot verdict of an event: <see cref="Signal"/> names what gave it away (<see cref="BotSignals"/>), <see cref="Reason"/>
+/// says how, in words; both null for an event that looks human.
+/// </summary>
+public sealed record BotVerdict(bool IsBot, string? Signal, string? Reason);
+
+/// <summary>What can mark an event as a bot's (<see cref="BotVerdict.Signal"/>).</summary>
+public static class BotSignals
+{
+    /// <summary>The user agent names a crawler, a headless browser or an HTTP library.</summary>
+    public const string UserAgent = "userAgent";
+    /// <summary>The profile sent more events within the rate window (event time) than a person can.</summary>
+    public const string Rate = "rate";
+}
 
 /// <summary>A session: events of one profile with no gap longer than the inactivity timeout.</summary>
 public sealed record SessionContext(string SessionId, int Sequence, bool IsNewSession, DateTimeOffset StartedAt);
@@ -83,7 +115,27 @@ public sealed record SessionContext(string SessionId, int Sequence, bool IsNewSe
 /// <summary>What the user agent says about the device.</summary>
 public sealed record DeviceContext(string DeviceType, string? Os, string? OsVersion, string? Browser, string? BrowserVersion);
 
-public sealed record GeoContext(string? Country, string? Region, string? City);
+public sealed record GeoContext(string? Country, string? Region, string? City)
+{
+    /// <summary>Where the place came from (<see cref="GeoSources"/>). Added after the first cut; absent in older messages.</summary>
+    public string? Source { get; init; }
+    public string? PostalCode { get; init; }
+    public double? Latitude { get; init; }
+    public double? Longitude { get; init; }
+    /// <summary>IANA time zone, e.g. <c>Europe/London</c>.</summary>
+    public string? TimeZone { get; init; }
+}
+
+/// <summary>Where an event's <see cref="GeoContext"/> came from.</summary>
+public static class GeoSources
+{
+    /// <summary>The event's own <c>context.location</c>.</summary>
+    public const string Location = "location";
+    /// <summary>A configured network (<c>Enrichment:GeoNetworks</c>) matched <c>context.ip</c>.</summary>
+    public const string Network = "network";
+    /// <summary>The IP geolocation database (<c>Enrichment:GeoDatabase</c>) knew <c>context.ip</c>.</summary>
+    public const string Database = "database";
+}
 
 /// <summary>A profile's new version, inside a <see cref="ProfileUpdateBatch"/>; caused by the last event folded into it.</summary>
 public sealed record ProfileUpdated(string ProfileId, long Version, DateTimeOffset UpdatedAt, string CausedByMessageId, DateTimeOffset CausedByReceivedAt);

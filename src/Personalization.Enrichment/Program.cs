@@ -1,6 +1,7 @@
 using Personalization.Enrichment.Extensions;
 using Personalization.Contracts;
 using Personalization.Enrichment.IntegrationEvents;
+using Personalization.Enrichment.Model;
 using Personalization.Streaming;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -8,6 +9,8 @@ builder.AddServiceDefaults();
 builder.AddApplicationServices();
 
 var app = builder.Build();
+// Opens the IP geolocation database now, so a file that cannot be read stops the start rather than the first delivery.
+app.Services.GetRequiredService<GeoResolver>();
 app.UseCloudEvents(EventSubscriptions.CloudEvents);
 app.MapSubscribeHandler();
 app.MapDefaultEndpoints();

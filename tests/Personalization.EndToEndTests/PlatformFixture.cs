@@ -28,20 +28,31 @@ public sealed class PlatformFixture : IAsyncLifetime
 
     public DistributedApplication App { get; private set; } = null!;
 
+    /// <summary>The third-party enrichment provider the enrichment service calls (on loopback, in this process).</summary>
+    public EnrichmentProvider Provider { get; private set; } = null!;
+
+    /// <summary>How long the enrichment waits for <see cref="Provider"/> per delivery, retries included.</summary>
+    public static readonly TimeSpan ProviderTimeout = TimeSpan.FromSeconds(1);
+
     public string DataDirectory { get; } = Directory.CreateTempSubdirectory("personalization-e2e-").FullName;
 
     public async Task InitializeAsync()
     {
         Prerequisites.EnsureLocalServersInstalled();
+        Provider = await EnrichmentProvider.StartAsync();
         App = await StartAsync(DataDirectory, scope: null, waitFor: [.. Servers, .. Services, .. ConsumingServices.Select(s => $"{s}-{Replicas}")],
             $"Services:Replicas={Replicas}", $"Aggregation:EvaluationInterval={EvaluationInterval}",
             // Imports start at 1,000 rows/s instead of 100 (the throttle's slow start), so the import tests take seconds.
-            "Collector:Imports:MinRowsPerSecond=1000");
+            "Collector:Imports:MinRowsPerSecond=1000",
+            $"Enrichment:Provider:Url={Provider.Url}", "Enrichment:Provider:Fields:0=context.ip", "Enrichment:Provider:Fields:1=userId",
+            $"Enrichment:Provider:Timeout={ProviderTimeout}", "Enrichment:Provider:AttemptTimeout=00:00:00.400",
+            "Enrichment:Provider:BreakDuration=00:00:05");
     }
 
     public async Task DisposeAsync()
     {
         await App.DisposeAsync();
+        await Provider.DisposeAsync();
         await DeleteDataDirectoryAsync(DataDirectory);
     }
 

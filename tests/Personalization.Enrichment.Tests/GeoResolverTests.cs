@@ -10,12 +10,12 @@ public sealed class GeoResolverTests
 
     [Fact]
     public void LocationInTheContextGivesTheGeo() =>
-        Assert.Equal(new GeoContext("FR", "IDF", "Paris"),
+        Assert.Equal(new GeoContext("FR", "IDF", "Paris") { Source = GeoSources.Location },
             Resolver.Resolve(new JsonObject { ["location"] = new JsonObject { ["country"] = "FR", ["region"] = "IDF", ["city"] = "Paris" } }));
 
     [Fact]
     public void IpInAConfiguredNetworkGivesThatNetworksPlace() =>
-        Assert.Equal(new GeoContext("DE", null, "Berlin"), Resolver.Resolve(new JsonObject { ["ip"] = "10.1.2.3" }));
+        Assert.Equal(new GeoContext("DE", null, "Berlin") { Source = GeoSources.Network }, Resolver.Resolve(new JsonObject { ["ip"] = "10.1.2.3" }));
 
     [Fact]
     public void LocationWinsOverIp() =>

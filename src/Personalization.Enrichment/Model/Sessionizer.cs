@@ -5,18 +5,27 @@ using Personalization.Contracts;
 namespace Personalization.Enrichment.Model;
 
 /// <summary>A message already sessionized, and the answer it got.</summary>
-public sealed record RecentMessage(string MessageId, SessionContext Session);
+public sealed record RecentMessage(string MessageId, SessionContext Session)
+{
+    /// <summary>Its bot verdict by rate, when it got one (<see cref="BotDetector"/>): a redelivery gets the same.</summary>
+    public BotVerdict? Bot { get; init; }
+}
 
 /// <summary>
 /// What the enrichment service keeps per profile under <see cref="StateKeys.Session"/>: the current session and the
-/// last few message ids with their answers, so a redelivered event gets the same session as the first time.
+/// last few message ids with their answers, so a redelivered event gets the same session as the first time; and the
+/// profile's event counts per rate window, which bot detection reads.
 /// </summary>
 public sealed record SessionState(
     string SessionId,
     int Sequence,
     DateTimeOffset StartedAt,
     DateTimeOffset LastEventAt,
-    IReadOnlyList<RecentMessage> Recent);
+    IReadOnlyList<RecentMessage> Recent)
+{
+    /// <summary>The profile's events per rate window, newest windows only (<see cref="BotDetector"/>); absent in older states.</summary>
+    public IReadOnlyList<RateBucket>? Rate { get; init; }
+}
 
 /// <summary>The session answer for one event; <see cref="Next"/> is null when nothing changes (a redelivery).</summary>
 public sealed record SessionAssignment(SessionContext Session, SessionState? Next, bool IsLate)
@@ -59,7 +68,7 @@ public sealed class Sessionizer(TimeSpan timeout, int rememberedMessages = 16)
         if (state is null || eventTime >= state.LastEventAt + Timeout)
         {
             session = new SessionContext(SessionIdOf(profileId, messageId), 1, true, eventTime);
-            next = new SessionState(session.SessionId, 1, eventTime, eventTime, Remember(state?.Recent, messageId, session));
+            next = new SessionState(session.SessionId, 1, eventTime, eventTime, Remember(state?.Recent, messageId, session)) { Rate = state?.Rate };
         }
         else
         {
@@ -72,7 +81,7 @@ public sealed class Sessionizer(TimeSpan timeout, int rememberedMessages = 16)
                 sequence,
                 startedAt,
                 eventTime > state.LastEventAt ? eventTime : state.LastEventAt,
-                Remember(state.Recent, messageId, session));
+                Remember(state.Recent, messageId, session)) { Rate = state.Rate };
         }
         return new SessionAssignment(session, next, late);
     }

@@ -7,7 +7,7 @@ namespace Personalization.Enrichment.Model;
 /// No maintained user-agent library (UAParser, DeviceDetector.NET, …) is served by the package registry this
 /// project builds from, so this table covers the agents that make up nearly all web and app traffic:
 /// <code>
-/// device type  bot      bot, crawler, spider, slurp, crawling, facebookexternalhit, HeadlessChrome, curl/, python-requests, Go-http-client
+/// device type  bot      a crawler, headless browser, monitor or HTTP library (UserAgentBots)
 ///              tv       SmartTV, SMART-TV, Smart-TV, AppleTV, HbbTV, Roku, CrKey, BRAVIA, Web0S
 ///              console  PlayStation, Xbox, Nintendo
 ///              tablet   iPad, Tablet, Kindle, Silk/, PlayBook, Android without "Mobile"
@@ -25,7 +25,6 @@ public static class UserAgentParser
     public const string Unknown = "unknown";
     public static readonly DeviceContext UnknownDevice = new(Unknown, null, null, null, null);
 
-    private static readonly string[] Bots = ["bot", "crawler", "spider", "slurp", "crawling", "facebookexternalhit", "HeadlessChrome", "curl/", "python-requests", "Go-http-client"];
     private static readonly string[] Tvs = ["SmartTV", "SMART-TV", "Smart-TV", "AppleTV", "HbbTV", "Roku", "CrKey", "BRAVIA", "Web0S"];
     private static readonly string[] Consoles = ["PlayStation", "Xbox", "Nintendo"];
     private static readonly string[] Tablets = ["iPad", "Tablet", "Kindle", "Silk/", "PlayBook"];
@@ -42,7 +41,7 @@ public static class UserAgentParser
 
     public static string DeviceType(ReadOnlySpan<char> ua)
     {
-        if (ContainsAny(ua, Bots, StringComparison.OrdinalIgnoreCase)) return "bot";
+        if (UserAgentBots.Match(ua) is not null) return "bot";
         if (ContainsAny(ua, Tvs, StringComparison.Ordinal)) return "tv";
         if (ContainsAny(ua, Consoles, StringComparison.Ordinal)) return "console";
         var android = ua.Contains("Android", StringComparison.Ordinal);
