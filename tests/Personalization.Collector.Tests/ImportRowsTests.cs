@@ -149,11 +149,12 @@ public sealed class ImportRowsTests
     public void TheThrottleHalvesWhenLiveTrafficIsLateAndGrowsBackWithinItsBoundsWhileInUse()
     {
         var options = new ImportOptions { MinRowsPerSecond = 100, MaxRowsPerSecond = 2_000, TargetFreshness = TimeSpan.FromMilliseconds(500) };
-        var throttle = new ImportThrottle(options, new FakeTimeProvider());
-        Assert.Equal(100, throttle.RowsPerSecond);
+        Assert.Equal(100, new ImportThrottle(options, new FakeTimeProvider()).RowsPerSecond);
 
+        // A throttle of its own per sample: CsCheck runs samples on several threads at once.
         Gen.Int[0, 2_000].Select(Gen.Bool).Array[1, 50].Sample(steps =>
         {
+            var throttle = new ImportThrottle(options, new FakeTimeProvider());
             foreach (var (lag, used) in steps)
             {
                 if (used) throttle.Reserve(1);
